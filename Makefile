@@ -1,0 +1,48 @@
+# Quick start:  make train   (trains on the embedded digits dataset)
+#               make test    (the whole test suite)
+# PYTHON=/path/to/python uses an existing interpreter/environment instead of .venv.
+
+VENV ?= .venv
+ifdef PYTHON
+  PY := $(PYTHON)
+  STAMP := .installed-$(subst /,_,$(PYTHON))
+else
+  PY := $(VENV)/bin/python
+  STAMP := $(VENV)/.installed
+endif
+
+.PHONY: install train test test-fast lint format clean help
+
+help:  ## List the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+$(VENV)/bin/python:
+	python3 -m venv $(VENV)
+
+$(STAMP): requirements.txt requirements-dev.txt $(if $(PYTHON),,$(VENV)/bin/python)
+	$(PY) -m pip install --upgrade pip
+	$(PY) -m pip install -r requirements-dev.txt
+	touch $(STAMP)
+
+install: $(STAMP)  ## Create .venv (unless PYTHON is set) and install the requirements
+
+train: $(STAMP)  ## Train SimpleNet on the embedded digits dataset (CPU, seconds)
+	$(PY) src/main.py fit -c configs/data/digits.yaml -c configs/model/simplenet.yaml
+
+test: $(STAMP)  ## Run the whole test suite, slow end-to-end tests included
+	$(PY) -m pytest
+
+test-fast: $(STAMP)  ## Run the suite without the tests marked slow
+	$(PY) -m pytest -m "not slow"
+
+lint: $(STAMP)  ## Check formatting and lint with ruff
+	$(PY) -m ruff format --check .
+	$(PY) -m ruff check .
+
+format: $(STAMP)  ## Format and auto-fix with ruff
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+clean:  ## Remove caches (keeps .venv, data/ and logs/)
+	rm -rf .pytest_cache .ruff_cache
+	find . -name __pycache__ -type d -prune -not -path './$(VENV)/*' -exec rm -rf {} +
