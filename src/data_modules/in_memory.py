@@ -1,0 +1,129 @@
+"""Base class for image datasets that fit in memory as tensors."""
+
+from collections.abc import Sequence
+
+import torch
+from lightning.pytorch import LightningDataModule
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset
+
+
+class TensorBatchDataset(Dataset):
+    """Images and labels held as tensors; a whole batch is gathered with one indexing call."""
+
+    def __init__(self, images: Tensor, labels: Tensor) -> None:
+        if len(images) != len(labels):
+            raise ValueError(f"{len(images)} images but {len(labels)} labels")
+        self.images = images
+        self.labels = labels
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
+        return self.images[index], self.labels[index]
+
+    def __getitems__(self, indices: Sequence[int]) -> tuple[Tensor, Tensor]:
+        index = torch.as_tensor(indices)
+        return self.images[index], self.labels[index]
+
+
+def keep_batch(batch: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
+    """Collate function for `TensorBatchDataset`: the batch is already stacked."""
+    return batch
+
+
+class InMemoryImageDataModule(LightningDataModule):
+    """Loads a dataset once as uint8 image tensors and normalises each batch on its device.
+
+    Subclasses set `num_classes`, `input_shape`, the pixel statistics and implement `load`.
+    The training part is split into train/val with a seeded
+    generator; the test part is never used for training.
+    """
+
+    #: Number of target classes and the shape of one image as (channels, height, width).
+    #: Known before any data is loaded, so the CLI can link them into the network.
+    num_classes: int
+    input_shape: tuple[int, int, int]
+    #: Largest raw pixel value (images are scaled to [0, 1] by dividing by it).
+    max_value: float = 255.0
+    #: Per-channel mean and std of the scaled training images, for normalisation.
+    mean: Sequence[float] = (0.5,)
+    std: Sequence[float] = (0.5,)
+
+    def __init__(
+        self,
+        batch_size: int = 64,
+        val_fraction: float = 0.1,
+        split_seed: int = 42,
+        num_workers: int = 0,
+        pin_memory: bool = False,
+    ) -> None:
+        super().__init__()
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if not 0.0 < val_fraction < 1.0:
+            raise ValueError(f"val_fraction must be between 0 and 1, got {val_fraction}")
+        self.save_hyperparameters()
+        self.batch_size = batch_size
+        self.datasets: dict[str, TensorBatchDataset] = {}
+
+    def load(self) -> dict[str, tuple[Tensor, Tensor]]:
+        """Return `{"train": (images, labels), "test": (images, labels)}` as tensors.
+
+        Images are (N, C, H, W) with values in [0, max_value]; labels are (N,) int64.
+        """
+        raise NotImplementedError
+
+    # -- Lightning hooks ---------------------------------------------------------------
+    def setup(self, stage: str | None = None) -> None:
+        """Load the tensors once and split train/val with the seeded generator."""
+        if self.datasets:
+            return
+        parts = self.load()
+        images, labels = parts["train"]
+        generator = torch.Generator().manual_seed(self.hparams.split_seed)
+        order = torch.randperm(len(labels), generator=generator)
+        n_val = max(1, round(len(labels) * self.hparams.val_fraction))
+        val_idx, train_idx = order[:n_val], order[n_val:]
+        test_images, test_labels = parts["test"]
+        self.datasets = {
+            "train": TensorBatchDataset(images[train_idx], labels[train_idx]),
+            "val": TensorBatchDataset(images[val_idx], labels[val_idx]),
+            "test": TensorBatchDataset(test_images, test_labels),
+        }
+
+    def _loader(self, split: str, shuffle: bool = False) -> DataLoader:
+        return DataLoader(
+            self.datasets[split],
+            batch_size=self.batch_size,
+            shuffle=shuffle,
+            num_workers=self.hparams.num_workers,
+            pin_memory=self.hparams.pin_memory,
+            persistent_workers=self.hparams.num_workers > 0,
+            collate_fn=keep_batch,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        """Shuffled training batches."""
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        """Validation batches (held out from the training part)."""
+        return self._loader("val")
+
+    def test_dataloader(self) -> DataLoader:
+        """Test batches (the dataset's fixed test part)."""
+        return self._loader("test")
+
+    def predict_dataloader(self) -> DataLoader:
+        """Prediction batches: the test images, in order."""
+        return self._loader("test")
+
+    def on_after_batch_transfer(self, batch: tuple[Tensor, Tensor], dataloader_idx: int) -> tuple:
+        """Scale and normalise a whole batch on its device (no per-sample transforms)."""
+        images, labels = batch
+        images = images.float().div_(self.max_value)
+        mean = images.new_tensor(self.mean).view(1, -1, 1, 1)
+        std = images.new_tensor(self.std).view(1, -1, 1, 1)
+        return images.sub_(mean).div_(std), labels
