@@ -1,0 +1,98 @@
+"""Image classification: cross-entropy, accuracy per stage, class predictions."""
+
+import torch
+import torch.nn.functional as F
+from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
+from torch import Tensor, nn
+from torchmetrics import MaxMetric, MeanMetric
+from torchmetrics.classification import MulticlassAccuracy
+
+from optim.param_groups import NoWeightDecay
+from optim.schedules import RunSchedule
+from tasks.base import Interval, OptimizedTask
+
+STAGES = ("train", "val", "test")
+
+
+class ImageClassifier(OptimizedTask):
+    """Trains `net` to classify images with cross-entropy.
+
+    Logs `train/loss`, `train/acc`, `val/loss`, `val/acc`, `val/acc_best`, `test/loss` and
+    `test/acc`. `predict` returns the predicted class and its probability per image.
+
+    Args:
+        net: The network; maps images to class logits.
+        num_classes: Number of classes (linked from the data module by the CLI).
+        optimizer: Builds the optimizer from the parameters.
+        lr_scheduler: Builds a scheduler from the optimizer; `null` for a constant rate. A
+            torch scheduler, or a whole-run schedule such as `optim.WarmupSchedule` (planned
+            over the trainer's run length, stepped after every optimizer step).
+        lr_scheduler_interval: Step a torch scheduler every `epoch` or every optimizer `step`.
+        lr_scheduler_monitor: Metric that `ReduceLROnPlateau` watches.
+        no_weight_decay: Which parameters get no weight decay (biases, normalisation
+            layers, embeddings by default); `null` to decay all parameters alike.
+    """
+
+    def __init__(
+        self,
+        net: nn.Module,
+        num_classes: int = 10,
+        optimizer: OptimizerCallable = torch.optim.AdamW,
+        lr_scheduler: LRSchedulerCallable | RunSchedule | None = None,
+        lr_scheduler_interval: Interval = "epoch",
+        lr_scheduler_monitor: str = "val/loss",
+        no_weight_decay: NoWeightDecay | None = NoWeightDecay(),  # noqa: B008
+    ) -> None:
+        super().__init__(
+            optimizer, lr_scheduler, lr_scheduler_interval, lr_scheduler_monitor, no_weight_decay
+        )
+        self.save_hyperparameters(logger=False)
+        self.net = net
+        # ModuleDict keys may not shadow nn.Module attributes such as `train`.
+        self.accuracy = nn.ModuleDict({f"{s}_": MulticlassAccuracy(num_classes) for s in STAGES})
+        self.mean_loss = nn.ModuleDict({f"{s}_": MeanMetric() for s in STAGES})
+        self.val_acc_best = MaxMetric()
+        self.val_acc_best.persistent(True)  # resume keeps the best value seen so far
+
+    def forward(self, images: Tensor) -> Tensor:
+        """Return class logits."""
+        return self.net(images)
+
+    def _shared_step(self, batch: tuple[Tensor, Tensor], stage: str) -> Tensor:
+        images, labels = batch
+        logits = self(images)
+        loss = F.cross_entropy(logits, labels)
+        mean_loss, accuracy = self.mean_loss[f"{stage}_"], self.accuracy[f"{stage}_"]
+        mean_loss(loss)
+        accuracy(logits, labels)
+        self.log(f"{stage}/loss", mean_loss, on_step=False, on_epoch=True, prog_bar=True)
+        self.log(f"{stage}/acc", accuracy, on_step=False, on_epoch=True, prog_bar=True)
+        if stage == "train":
+            self.log("train/loss_step", loss, on_step=True, on_epoch=False)
+        return loss
+
+    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+        """One optimisation step; returns the loss for Lightning to back-propagate."""
+        return self._shared_step(batch, "train")
+
+    def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
+        """Accumulate validation loss and accuracy."""
+        self._shared_step(batch, "val")
+
+    def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
+        """Accumulate test loss and accuracy."""
+        self._shared_step(batch, "test")
+
+    def on_validation_epoch_end(self) -> None:
+        """Track and log the best validation accuracy so far."""
+        if self.trainer.sanity_checking:
+            return
+        self.val_acc_best(self.accuracy["val_"].compute())
+        self.log("val/acc_best", self.val_acc_best.compute(), prog_bar=True)
+
+    def predict_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> dict[str, Tensor]:
+        """Return the predicted class and its probability for each image."""
+        images = batch[0]
+        probs = self(images).softmax(dim=-1)
+        prob, pred = probs.max(dim=-1)
+        return {"pred": pred, "prob": prob}
