@@ -1,0 +1,105 @@
+"""One directory per run, `<root>/<name>/<version>/`, whatever loggers are configured."""
+
+import os
+import secrets
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from utils.errors import ConfigError
+
+#: Carries the version chosen by the launching process to the processes Lightning starts
+#: for multi-device training, so every rank writes to the same run directory.
+VERSION_ENV = "RUN_VERSION"
+CHECKPOINTS = "checkpoints"
+
+
+class RunError(ConfigError):
+    """A run or checkpoint that the user asked for cannot be used; the message says why."""
+
+
+def new_version(experiment: Path) -> str:
+    """A fresh version name for a run in `experiment`: start time plus a random suffix.
+
+    The 32-bit suffix keeps runs started in the same second apart (a clash is about one
+    in a billion for a handful of runs), and a name already taken in `experiment` is
+    never returned. Processes that Lightning launches for the other devices of the same
+    run reuse the version of the launching process.
+    """
+    inherited = os.environ.get(VERSION_ENV)
+    if inherited and os.environ.get("LOCAL_RANK", "0") != "0":
+        return inherited
+    version = _timestamped()
+    while (experiment / version).exists():
+        version = _timestamped()
+    os.environ[VERSION_ENV] = version
+    return version
+
+
+def _timestamped() -> str:
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(4)}"
+
+
+def _check_component(key: str, value: str) -> None:
+    if not value or value in {".", ".."} or "/" in value or "\\" in value or "\0" in value:
+        raise RunError(f"run.{key}={value!r} must be a plain folder name (no '/', not empty)")
+
+
+@dataclass(frozen=True)
+class RunDirectory:
+    """Where a run keeps its files: `<root>/<name>/<version>/`.
+
+    Args:
+        root: Folder that holds all runs.
+        name: Experiment name; runs of one experiment sit side by side under it.
+        version: This run's folder name; left empty, a unique timestamped name is chosen.
+    """
+
+    root: str = "logs"
+    name: str = "default"
+    version: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_component("name", self.name)
+        if self.version is not None:
+            _check_component("version", self.version)
+
+    @property
+    def path(self) -> Path:
+        """The run's folder (requires a version)."""
+        if self.version is None:
+            raise RunError("the run has no version yet")
+        return Path(self.root, self.name, self.version)
+
+    @property
+    def checkpoints(self) -> Path:
+        """The folder that holds this run's checkpoints."""
+        return self.path / CHECKPOINTS
+
+    def with_version(self, version: str) -> "RunDirectory":
+        """The same experiment with the given version."""
+        return replace(self, version=version)
+
+    def with_new_version(self) -> "RunDirectory":
+        """The same experiment with a fresh, untaken version (see `new_version`)."""
+        return self.with_version(new_version(Path(self.root, self.name)))
+
+    @classmethod
+    def of_checkpoint(cls, ckpt_path: Path) -> "RunDirectory | None":
+        """The run a checkpoint belongs to, when it sits in a run's `checkpoints/` folder."""
+        folder = ckpt_path.parent
+        if folder.name != CHECKPOINTS:
+            return None
+        run_path = folder.parent
+        return cls(
+            root=str(run_path.parent.parent), name=run_path.parent.name, version=run_path.name
+        )
+
+    def newest_with(self, relative: str) -> "RunDirectory | None":
+        """The most recently modified run of this experiment that contains `relative`."""
+        experiment = Path(self.root, self.name)
+        found = [p for p in experiment.glob(f"*/{relative}") if p.is_file()]
+        if not found:
+            return None
+        newest = max(found, key=lambda p: p.stat().st_mtime)
+        return self.with_version(newest.relative_to(experiment).parts[0])
