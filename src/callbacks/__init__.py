@@ -1,0 +1,19 @@
+"""Run-level features, one callback each. The CLI adds them; you can also use them in Python."""
+
+from callbacks.log_hyperparameters import LogHyperparameters
+from callbacks.logger_runs import RecordLoggerRuns
+from callbacks.lr_curve import LRCurve
+from callbacks.metrics_writer import MetricsWriter
+from callbacks.nominal_batch_size import NominalBatchSize
+from callbacks.prediction_writer import PredictionWriter
+from callbacks.save_run_config import SaveRunConfig
+
+__all__ = [
+    "LogHyperparameters",
+    "LRCurve",
+    "MetricsWriter",
+    "NominalBatchSize",
+    "PredictionWriter",
+    "RecordLoggerRuns",
+    "SaveRunConfig",
+]

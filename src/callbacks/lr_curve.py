@@ -1,0 +1,143 @@
+"""Draw the planned learning rate of the whole run at the start of fit."""
+
+import copy
+import csv
+import math
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from lightning.pytorch import Callback, LightningModule, Trainer
+from lightning.pytorch.core.optimizer import LRSchedulerConfig
+from lightning.pytorch.loggers import TensorBoardLogger
+from lightning.pytorch.utilities import rank_zero_info
+from torch.optim import Optimizer
+from torch.optim.lr_scheduler import ReduceLROnPlateau
+
+
+def _group_names(optimizer: Optimizer, index: int) -> list[str]:
+    """Names like LearningRateMonitor's: `lr-AdamW/decay`, `lr-AdamW/pg1`, `lr-AdamW`."""
+    base = f"lr-{type(optimizer).__name__}" + (f"-{index}" if index else "")
+    groups = optimizer.param_groups
+    if len(groups) == 1:
+        name = groups[0].get("name")
+        return [f"{base}/{name}" if name else base]
+    return [f"{base}/{g.get('name', f'pg{i + 1}')}" for i, g in enumerate(groups)]
+
+
+def plan_learning_rates(
+    optimizer: Optimizer, config: LRSchedulerConfig | None, total_steps: int, steps_per_epoch: int
+) -> np.ndarray:
+    """The learning rate of every parameter group at each optimizer step, shape (steps, groups).
+
+    The plan is made on a copy of the optimizer and scheduler; the parameters and the
+    optimizer state are not copied, and the real scheduler is never stepped.
+    """
+    groups = optimizer.param_groups
+    if config is None:
+        return np.tile([g["lr"] for g in groups], (total_steps, 1))
+    # Copy scheduler and optimizer together (so the copy steps the copied optimizer), with
+    # tiny stand-ins for the parameters and no optimizer state.
+    memo = {id(p): torch.empty(0) for g in groups for p in g["params"]}
+    memo[id(optimizer.state)] = {}
+    scheduler = copy.deepcopy(config.scheduler, memo)
+    planned = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "lr_scheduler.step() before optimizer.step()"
+        for step in range(total_steps):
+            planned.append([g["lr"] for g in scheduler.optimizer.param_groups])
+            if config.interval == "step" and (step + 1) % config.frequency == 0:
+                scheduler.step()
+            elif config.interval == "epoch" and (step + 1) % steps_per_epoch == 0:
+                if ((step + 1) // steps_per_epoch) % config.frequency == 0:
+                    scheduler.step()
+    return np.asarray(planned, dtype=float)
+
+
+class LRCurve(Callback):
+    """At the start of fit, draw the planned learning rate of every parameter group over the run.
+
+    Writes `<run_dir>/<filename>` (PNG) and a CSV beside it (one column per parameter
+    group, named like `LearningRateMonitor`'s keys), and logs the image to TensorBoard and
+    to loggers with a `log_image` method (W&B). Schedules that depend on metrics
+    (`ReduceLROnPlateau`) cannot be planned and are skipped.
+
+    Args:
+        run_dir: Folder to write into; default: the trainer's `default_root_dir` (the run
+            directory when started from the CLI).
+        filename: Name of the PNG file.
+    """
+
+    def __init__(self, run_dir: str | Path | None = None, filename: str = "lr_curve.png") -> None:
+        self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.filename = filename
+        self.plan: dict[str, np.ndarray] = {}
+
+    def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """Plan the curve and save it (rank zero only; a resumed run keeps its first curve)."""
+        # Every rank asks for the run's length: working it out may synchronise the processes.
+        total = trainer.estimated_stepping_batches
+        batches = trainer.num_training_batches
+        if not trainer.is_global_zero:
+            return
+        png = (self.run_dir or Path(trainer.default_root_dir)) / self.filename
+        if trainer.ckpt_path is not None and png.is_file():
+            rank_zero_info(f"LRCurve: resumed run; keeping the curve planned at its start, {png}")
+            return
+        if not (np.isfinite(total) and np.isfinite(batches)):
+            rank_zero_info("LRCurve: the run's length is unknown; no learning-rate curve drawn")
+            return
+        total = int(total)
+        steps_per_epoch = max(1, math.ceil(batches / trainer.accumulate_grad_batches))
+        configs = {id(c.scheduler.optimizer): c for c in trainer.lr_scheduler_configs}
+        self.plan = {}
+        for index, optimizer in enumerate(trainer.optimizers):
+            config = configs.get(id(optimizer))
+            if config is not None and isinstance(config.scheduler, ReduceLROnPlateau):
+                rank_zero_info("LRCurve: ReduceLROnPlateau depends on metrics; not drawn")
+                continue
+            rates = plan_learning_rates(optimizer, config, total, steps_per_epoch)
+            for name, column in zip(_group_names(optimizer, index), rates.T, strict=True):
+                self.plan[name] = column
+        if self.plan:
+            self._save(trainer, png)
+
+    def _save(self, trainer: Trainer, png: Path) -> None:
+        png.parent.mkdir(parents=True, exist_ok=True)
+        figure = self._figure()
+        figure.savefig(png, dpi=100)
+        with open(png.with_suffix(".csv"), "w", newline="") as file:
+            writer = csv.writer(file)
+            writer.writerow(["step", *self.plan])
+            for step, row in enumerate(zip(*self.plan.values(), strict=True)):
+                writer.writerow([step, *(repr(float(v)) for v in row)])
+        image = self._pixels(figure)
+        for logger in trainer.loggers:
+            if isinstance(logger, TensorBoardLogger):
+                logger.experiment.add_image("lr_curve", image, 0, dataformats="HWC")
+            elif callable(getattr(logger, "log_image", None)):
+                logger.log_image(key="lr_curve", images=[str(png)])
+        rank_zero_info(f"LRCurve: planned learning rates drawn in {png}")
+
+    def _figure(self):
+        from matplotlib.figure import Figure
+
+        figure = Figure(figsize=(7, 4), layout="constrained")
+        axes = figure.add_subplot()
+        for name, rates in self.plan.items():
+            axes.plot(np.arange(len(rates)), rates, label=name)
+        axes.set_xlabel("optimizer step")
+        axes.set_ylabel("learning rate")
+        axes.set_title("Planned learning rate")
+        axes.grid(alpha=0.3)
+        axes.legend()
+        return figure
+
+    @staticmethod
+    def _pixels(figure) -> np.ndarray:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        canvas = FigureCanvasAgg(figure)
+        canvas.draw()
+        return np.asarray(canvas.buffer_rgba())[..., :3].copy()

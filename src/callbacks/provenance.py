@@ -1,0 +1,226 @@
+"""Record where a run came from: command, machine, seed, code version, packages, entry point.
+
+Each `fit` of a run appends one entry to `<run>/provenance.json`; a resumed fit adds an
+entry of kind `resume` and never rewrites the first one. Uncommitted changes are saved as
+a patch (`git.diff`, then `git-<n>.diff` for later entries), and a notebook or script that
+launched the training (anything but `src/main.py`) is copied into the run directory.
+"""
+
+import filecmp
+import importlib.metadata
+import json
+import os
+import platform
+import re
+import shutil
+import socket
+import sys
+import sysconfig
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from lightning.pytorch import Callback, LightningModule, Trainer
+from lightning.pytorch.utilities import rank_zero_only
+
+from callbacks.git_commit import Git, GitCommit, GitError
+
+PROVENANCE_NAME = "provenance.json"
+FORMAT_VERSION = 1
+#: The template's own entry point; launching through it copies nothing.
+TEMPLATE_MAIN = Path(__file__).resolve().parents[1] / "main.py"
+#: git's id of the empty tree, the base of the diff in a repository without commits.
+EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+#: New files larger than this, or beyond this many, are listed but left out of the patch.
+MAX_UNTRACKED_BYTES = 1_000_000
+MAX_UNTRACKED_FILES = 100
+
+
+def installed_packages() -> list[str]:
+    """The installed distributions as sorted `name==version` lines, like `pip freeze`."""
+    found: dict[str, str] = {}
+    for dist in importlib.metadata.distributions():
+        name = dist.metadata["Name"]
+        if name:
+            found.setdefault(re.sub(r"[-_.]+", "-", name).lower(), f"{name}=={dist.version}")
+    return [found[key] for key in sorted(found)]
+
+
+def versions() -> dict[str, Any]:
+    """Python, torch, Lightning and CUDA versions, the platform and the visible GPUs."""
+    import lightning
+    import torch
+
+    cuda = torch.cuda.is_available()
+    return {
+        "python": platform.python_version(),
+        "python_executable": sys.executable,
+        "platform": platform.platform(),
+        "torch": torch.__version__,
+        "lightning": lightning.__version__,
+        "cuda": torch.version.cuda,
+        "cudnn": torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None,
+        "gpus": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+        if cuda
+        else [],
+    }
+
+
+def _is_installed_file(path: Path) -> bool:
+    roots = {sys.prefix, sys.base_prefix, sys.exec_prefix}
+    roots |= {sysconfig.get_path(key) for key in ("purelib", "platlib", "scripts")}
+    return any(path.is_relative_to(Path(root).resolve()) for root in roots if root)
+
+
+def entry_point() -> tuple[str, Path] | None:
+    """The notebook or script that launched this process, if it should be copied into the run.
+
+    VS Code notebooks set `__vsc_ipynb_file__` in `__main__`; Jupyter kernels get the
+    notebook path in the `JPY_SESSION_NAME` environment variable. A script counts unless
+    it is the template's `src/main.py` or an installed tool (pytest, the `python -m` of a
+    package).
+    """
+    main = sys.modules.get("__main__")
+    notebook = getattr(main, "__vsc_ipynb_file__", None)
+    if notebook and Path(notebook).is_file():
+        return "notebook", Path(notebook).resolve()
+    session = os.environ.get("JPY_SESSION_NAME")
+    if session and session.endswith(".ipynb"):
+        candidates = [Path(session), Path(os.environ.get("PWD", ".")) / session]
+        for candidate in candidates:
+            if candidate.is_file():
+                return "notebook", candidate.resolve()
+    script = getattr(main, "__file__", None)
+    if script:
+        path = Path(script).resolve()
+        if path.is_file() and path != TEMPLATE_MAIN and not _is_installed_file(path):
+            return "script", path
+    return None
+
+
+def _copy_into(source: Path, folder: Path) -> str:
+    """Copy `source` into `folder` without overwriting a different file; return the copy's name."""
+    target = folder / source.name
+    number = 1
+    while target.exists() and not filecmp.cmp(source, target, shallow=False):
+        target = folder / f"{source.stem}-{number}{source.suffix}"
+        number += 1
+    if not target.exists():
+        shutil.copy2(source, target)
+    return target.name
+
+
+def git_state(git: Git, run_dir: Path, diff_name: str) -> dict[str, Any]:
+    """The sha of HEAD, whether the tree is dirty and, if so, a patch written to `diff_name`."""
+    try:
+        top = git.toplevel()
+        sha = git.head()
+        status = git.status()
+    except GitError as error:
+        return {"error": str(error)}
+    state: dict[str, Any] = {"repository": str(top), "sha": sha, "dirty": bool(status)}
+    if not status:
+        return state
+    top_git = Git(top)
+    patch = top_git.run("diff", "--no-color", "--no-ext-diff", "--binary", sha or EMPTY_TREE).stdout
+    untracked = top_git.run("ls-files", "--others", "--exclude-standard", "-z").stdout.split("\0")
+    untracked = [name for name in untracked if name]
+    left_out = []
+    for index, name in enumerate(untracked):
+        file = top / name
+        if (
+            index >= MAX_UNTRACKED_FILES
+            or not file.is_file()
+            or file.stat().st_size > MAX_UNTRACKED_BYTES
+        ):
+            left_out.append(name)
+            continue
+        done = top_git.run(
+            "diff", "--no-color", "--no-index", "--binary", "--", "/dev/null", name, check=False
+        )
+        patch += done.stdout
+    (run_dir / diff_name).write_text(patch)
+    state.update(diff=diff_name, untracked=untracked, untracked_not_in_diff=left_out)
+    return state
+
+
+class Provenance(Callback):
+    """Append where this fit came from to `provenance.json` in the run directory.
+
+    One entry per fit of the run (`start`, then `resume` for fits from a checkpoint):
+    command line, working directory, start time, hostname, seed, git sha / dirty flag /
+    patch, Python, torch, Lightning and CUDA versions, installed packages, and a copy of
+    the launching notebook or script. Rank zero only.
+
+    Args:
+        run_dir: The run directory.
+        command: The command line to record (default: `sys.argv`).
+        git_commit: The `GitCommit` step, if any; it runs first so the sha is the new commit.
+        cwd: A folder inside the git repository (default: the working directory).
+    """
+
+    def __init__(
+        self,
+        run_dir: str | Path,
+        command: list[str] | None = None,
+        git_commit: GitCommit | None = None,
+        cwd: str | Path | None = None,
+    ) -> None:
+        self.run_dir = Path(run_dir)
+        self.command = list(command) if command is not None else list(sys.argv)
+        self.git_commit = git_commit
+        self.git = Git(cwd)
+        self.entry: dict[str, Any] | None = None
+
+    @property
+    def path(self) -> Path:
+        """The provenance file."""
+        return self.run_dir / PROVENANCE_NAME
+
+    def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """Record once per fit, after the checkpoint to resume from is known."""
+        if self.entry is None:
+            self.record(trainer.ckpt_path)
+
+    @rank_zero_only
+    def record(self, ckpt_path: str | Path | None = None) -> dict[str, Any]:
+        """Append an entry for a fit started now (resumed from `ckpt_path`, if given)."""
+        if self.git_commit is not None:
+            self.git_commit.commit()
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        document = {"format": FORMAT_VERSION, "entries": []}
+        if self.path.is_file():
+            document = json.loads(self.path.read_text())
+        number = len(document["entries"])
+        seed = os.environ.get("PL_GLOBAL_SEED")
+        entry: dict[str, Any] = {
+            "kind": "resume" if ckpt_path else "start",
+            "started_at": datetime.now().astimezone().isoformat(timespec="seconds"),
+            "command": self.command,
+            "cwd": os.getcwd(),
+            "hostname": socket.gethostname(),
+            "seed": int(seed) if seed is not None else None,
+            "ckpt_path": str(ckpt_path) if ckpt_path else None,
+            "git": git_state(
+                self.git, self.run_dir, "git.diff" if number == 0 else f"git-{number}.diff"
+            ),
+            "versions": versions(),
+            "entry_point": None,
+        }
+        if self.git_commit is not None:
+            entry["git"]["committed_before_fit"] = self.git_commit.committed
+        found = entry_point()
+        if found is not None:
+            kind, source = found
+            entry["entry_point"] = {
+                "kind": kind,
+                "source": str(source),
+                "copy": _copy_into(source, self.run_dir),
+            }
+        entry["packages"] = installed_packages()
+        document["entries"].append(entry)
+        temporary = self.path.with_suffix(".json.tmp")
+        temporary.write_text(json.dumps(document, indent=2) + "\n")
+        os.replace(temporary, self.path)
+        self.entry = entry
+        return entry

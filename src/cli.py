@@ -1,0 +1,196 @@
+"""The command line interface: LightningCLI plus the template's run directory and flags.
+
+This module only wires: it adds arguments and links, resolves the run directory and
+checkpoint, and picks the run-level callbacks. The behaviour lives in `runs/` and
+`callbacks/`.
+"""
+
+import os
+import shutil
+import sys
+import warnings
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from lightning.fabric.utilities.exceptions import MisconfigurationException
+from lightning.pytorch import Trainer
+from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+from lightning.pytorch.utilities import rank_zero_info, rank_zero_only
+
+from callbacks import (
+    LogHyperparameters,
+    MetricsWriter,
+    PredictionWriter,
+    RecordLoggerRuns,
+    SaveRunConfig,
+)
+from callbacks.git_commit import GitCommit
+from callbacks.provenance import Provenance
+from runs import RunDirectory
+from runs.placement import place_trainer_outputs
+from runs.resolve import resolve_run
+from runs.test_after_fit import test_after_fit
+from utils.errors import ConfigError
+
+PROJECT_ROOT = Path(os.environ.get("PROJECT_ROOT", Path(__file__).resolve().parent.parent))
+DEFAULT_CONFIG = PROJECT_ROOT / "configs" / "default.yaml"
+
+
+#: Lines of jsonargparse's nested messages that only describe the alternatives it tried.
+_GENERIC = (
+    "Does not validate against any of the Union subtypes",
+    "Subtypes:",
+    "Errors:",
+    "Given value",
+    "Expected a <class 'NoneType'>",
+    "Type typing.",
+)
+
+
+def _summary(error: Exception) -> str:
+    """The specific reasons in a nested jsonargparse message (what the classes themselves said)."""
+    lines = (line.strip().removeprefix("- ") for line in str(error).splitlines())
+    reasons = [line for line in lines if line and not line.startswith(_GENERIC)]
+    return "; ".join(dict.fromkeys(reasons)) or str(error)
+
+
+def _discard(created: list[Path]) -> None:
+    """Remove folders this command created (the run directory first, then empty parents)."""
+    run_dir, *parents = created
+    shutil.rmtree(run_dir, ignore_errors=True)
+    for folder in parents:
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+
+
+class CLI(LightningCLI):
+    """`fit`, `validate`, `test` and `predict` with `configs/default.yaml` loaded first."""
+
+    def __init__(self, args: list[str] | None = None, run: bool = True) -> None:
+        defaults = {"default_config_files": [str(DEFAULT_CONFIG)]}
+        #: The command line recorded in the run's provenance.
+        self.command = list(sys.argv) if args is None else [sys.argv[0], *args]
+        super().__init__(
+            save_config_callback=None,  # SaveRunConfig writes into the run directory instead
+            auto_configure_optimizers=False,  # tasks own their optimizer and scheduler
+            parser_kwargs={subcommand: defaults for subcommand in self.subcommands()},
+            args=args,
+            run=run,
+        )
+
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        """Add the run directory, the template's flags and the data-to-model links.
+
+        Every subcommand accepts every flag, so a fit's `config.yaml` also drives
+        `test`/`predict`; the fit-only flags do nothing there.
+        """
+        parser.add_class_arguments(RunDirectory, "run")
+        parser.add_argument(
+            "--ignore_warnings", type=bool, default=False, help="Silence Python warnings."
+        )
+        parser.add_argument(
+            "--git_commit_before_fit",
+            type=bool,
+            default=False,
+            help="fit: first commit modified and new (not gitignored) files, naming the run.",
+        )
+        parser.add_argument(
+            "--test_after_fit",
+            type=bool,
+            default=False,
+            help="fit: afterwards test the best checkpoint and write test_metrics.json.",
+        )
+        parser.add_argument(
+            "--float32_matmul_precision",
+            type=Literal["highest", "high", "medium"],
+            default="highest",
+            help="torch.set_float32_matmul_precision before training; high allows TF32.",
+        )
+        for source, target in (
+            ("data.num_classes", "model.init_args.num_classes"),
+            ("data.num_classes", "model.init_args.net.init_args.num_classes"),
+            ("data.input_shape", "model.init_args.net.init_args.input_shape"),
+        ):
+            parser.link_arguments(source, target, apply_on="instantiate")
+
+    @property
+    def run_dir(self) -> Path:
+        """The run directory of the current command."""
+        return RunDirectory(**self.config[self.subcommand].run).path
+
+    def before_instantiate_classes(self) -> None:
+        """Pick the run directory and checkpoint, and point the trainer's outputs at the run."""
+        config = self.config[self.subcommand]
+        if config.ignore_warnings:
+            warnings.filterwarnings("ignore")
+        torch.set_float32_matmul_precision(config.float32_matmul_precision)
+        try:
+            run, config.ckpt_path = resolve_run(
+                RunDirectory(**config.run), config.get("ckpt_path"), self.subcommand
+            )
+            place_trainer_outputs(config.trainer, run)
+        except ConfigError as error:
+            self._parser(self.subcommand).error(str(error))
+        config.run.root, config.run.name, config.run.version = run.root, run.name, run.version
+        #: Folders this command creates for a new run, removed again if it fails to start.
+        self.created = [p for p in (self.run_dir, *self.run_dir.parents) if not p.exists()]
+
+    def instantiate_classes(self) -> None:
+        """Build data, model and trainer; a class rejecting its arguments is a ConfigError."""
+        try:
+            super().instantiate_classes()
+        except (ValueError, MisconfigurationException) as error:
+            message = f"the configured classes could not be built: {_summary(error)}"
+            raise ConfigError(message) from error
+
+    def instantiate_trainer(self, **kwargs: Any) -> Trainer:
+        """Build the trainer with the run-level callbacks added."""
+        trainer = super().instantiate_trainer(**kwargs)
+        trainer.callbacks.extend(self.run_callbacks(trainer))
+        return trainer
+
+    def run_callbacks(self, trainer: Trainer) -> list[Callback]:
+        """The callbacks that write the run's records into its directory."""
+        run_dir = self.run_dir
+        callbacks: list[Callback] = [
+            MetricsWriter(run_dir),
+            PredictionWriter(run_dir),
+            RecordLoggerRuns(run_dir),
+        ]
+        if self.subcommand != "fit" or trainer.fast_dev_run:
+            return callbacks
+        parser, config = self._parser("fit"), self.config.fit
+        callbacks += [SaveRunConfig(parser, config, run_dir), LogHyperparameters(parser, config)]
+        git = None
+        if config.git_commit_before_fit:
+            run = RunDirectory(**config.run)
+            git = GitCommit(f"Run {run.name}/{run.version}", exclude=[run.root])
+            callbacks.append(git)
+        callbacks.append(Provenance(run_dir, command=self.command, git_commit=git))
+        return callbacks
+
+    def fit(self, **kwargs: Any) -> None:
+        """`trainer.fit`; a new run that stops on a ConfigError leaves no directory behind."""
+        try:
+            self.trainer.fit(**kwargs)
+        except ConfigError:
+            if self.created:
+                rank_zero_only(_discard)(self.created)
+            raise
+
+    def after_fit(self) -> None:
+        """With `--test_after_fit`, test the best checkpoint; then say where the run is."""
+        if self.config.fit.test_after_fit:
+            test_after_fit(self.trainer, self.model, self.datamodule)
+        rank_zero_info(f"Run directory: {self.run_dir}")
+
+
+def main(args: list[str] | None = None) -> None:
+    """Run the CLI on `args` (default: the command line); config errors exit with code 2."""
+    try:
+        CLI(args=args)
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
