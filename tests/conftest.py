@@ -1,0 +1,68 @@
+"""Shared fixtures: the project root, CLI runners (in-process and subprocess), small data."""
+
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from helpers import DIGITS, GIT_IDENTITY, ROOT, git, only_run_dir, run_main
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch):
+    """Run every test from the project root with W&B offline and no inherited run version."""
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    monkeypatch.delenv("RUN_VERSION", raising=False)
+
+
+@pytest.fixture
+def git_repo(tmp_path, monkeypatch) -> Path:
+    """A git repository with one commit (`train.py`), the template's ignores and an identity."""
+    for key, value in GIT_IDENTITY.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    (repo / ".gitignore").write_text("data/*\nlogs/*\n.env\n")
+    (repo / "train.py").write_text("LR = 0.1\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "initial")
+    return repo
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory) -> Path:
+    """A run trained once per session on digits for 15 epochs through the real CLI."""
+    logs = tmp_path_factory.mktemp("trained") / "logs"
+    result = run_main("fit", *DIGITS, "--trainer.max_epochs", "15", "--run.root", str(logs))
+    assert result.returncode == 0, result.stderr[-3000:]
+    return only_run_dir(logs)
+
+
+def _write_idx(path: Path, array: np.ndarray) -> None:
+    """Write an array in MNIST's idx format (big-endian header, uint8 data)."""
+    header = struct.pack(">HBB", 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+    path.write_bytes(header + array.astype(np.uint8).tobytes())
+
+
+@pytest.fixture(scope="session")
+def mnist_dir(tmp_path_factory) -> Path:
+    """A data dir holding small MNIST-format idx files (digits upscaled to 28x28): no download."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    images = np.kron(digits.images, np.ones((4, 4)))[:, 2:30, 2:30] * (255 / 16)
+    images = np.pad(images, ((0, 0), (2, 2), (2, 2)))[:, :28, :28]
+    labels = digits.target
+    root = tmp_path_factory.mktemp("mnist")
+    raw = root / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    splits = {"train": (images[:600], labels[:600]), "t10k": (images[600:700], labels[600:700])}
+    for prefix, (x, y) in splits.items():
+        _write_idx(raw / f"{prefix}-images-idx3-ubyte", x)
+        _write_idx(raw / f"{prefix}-labels-idx1-ubyte", y)
+    return root

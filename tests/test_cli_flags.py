@@ -1,0 +1,64 @@
+"""CLI wiring: linked values, --ignore_warnings, MNIST through the real CLI."""
+
+import warnings
+
+import pytest
+
+from helpers import DIGITS, only_run_dir, run_cli
+
+TINY = ["--trainer.max_epochs", "1", "--trainer.limit_train_batches", "3"]
+TINY += ["--trainer.limit_val_batches", "2"]
+
+
+def test_data_values_are_linked_into_network_and_task(tmp_path):
+    cli = run_cli("fit", *DIGITS, "--run.root", str(tmp_path / "logs"), *TINY)
+    assert cli.model.hparams.num_classes == 10
+    assert cli.model.net.classifier[-1].out_features == 10
+    assert cli.model.net.features[0].in_channels == 1
+    saved = (tmp_path / "logs").glob("*/*/config.yaml")
+    text = next(saved).read_text()
+    assert "input_shape" not in text, "linked values are derived, not written into the config"
+
+
+def _warnings_seen(tmp_path, flag: str) -> list:
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        run_cli(
+            "fit", *DIGITS, "--run.root", str(tmp_path / flag), *TINY, "--ignore_warnings", flag
+        )
+    return seen
+
+
+def test_ignore_warnings_silences_them(tmp_path):
+    # Three training batches are fewer than log_every_n_steps, which Lightning warns about.
+    assert _warnings_seen(tmp_path, "false")
+    assert not _warnings_seen(tmp_path, "true")
+
+
+def test_mnist_recipe_trains_on_local_idx_files(tmp_path, mnist_dir):
+    cli = run_cli(
+        "fit",
+        "-c", "configs/data/mnist.yaml",
+        "-c", "configs/model/simplenet.yaml",
+        "--data.data_dir", str(mnist_dir),
+        "--data.download", "false",
+        "--run.root", str(tmp_path / "logs"),
+        *TINY,
+    )  # fmt: skip
+    assert cli.model.net.features[0].in_channels == 1
+    assert cli.trainer.callback_metrics["val/acc"] >= 0.0
+    assert cli.datamodule.datasets["test"].images.shape[1:] == (1, 28, 28)
+
+
+@pytest.mark.parametrize(("logger", "has_tensorboard"), [("false", False), ("null", True)])
+def test_runs_without_a_logger_or_with_lightnings_default(tmp_path, logger, has_tensorboard):
+    logs = tmp_path / "logs"
+    cli = run_cli("fit", *DIGITS, "--run.root", str(logs), *TINY, "--trainer.logger", logger)
+    run = only_run_dir(logs)
+    assert (run / "checkpoints" / "last.ckpt").is_file()
+    assert (run / "tensorboard").is_dir() == has_tensorboard
+    assert not (run / "lightning_logs").exists(), "every logger file stays in the run's layout"
+    assert bool(cli.trainer.loggers) == has_tensorboard
+    # The saved config starts the same kind of run again.
+    again = run_cli("fit", "-c", str(run / "config.yaml"), "--run.version", "again", *TINY)
+    assert bool(again.trainer.loggers) == has_tensorboard

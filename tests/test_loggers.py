@@ -1,0 +1,214 @@
+"""Every logger writes into the one run directory and receives the config and hyperparameters."""
+
+import json
+import uuid
+from pathlib import Path
+
+import pytest
+import yaml
+from jsonargparse import Namespace
+
+from callbacks.log_hyperparameters import optim_hyperparameters
+from helpers import DIGITS, TINY, only_run_dir, run_cli
+from logger_readers import (
+    tensorboard_hparams,
+    wandb_config,
+    wandb_offline_runs,
+    wandb_run_id,
+)
+from loggers import CSVLogger
+from runs import RunDirectory, RunError
+from runs.logger_runs import LOGGER_RUNS
+from runs.placement import place_trainer_outputs
+
+LR = 0.003  # configs/model/simplenet.yaml
+
+
+def fit(logs, *args: str):
+    """An in-process tiny fit into `logs`."""
+    return run_cli("fit", *DIGITS, "--run.root", str(logs), *TINY, *args)
+
+
+def test_tensorboard_and_csv_share_the_run_and_get_the_hyperparameters(tmp_path):
+    fit(tmp_path / "logs", "-c", "configs/logger/csv.yaml")
+    run = only_run_dir(tmp_path / "logs")
+    assert (run / "config.yaml").is_file() and (run / "checkpoints" / "last.ckpt").is_file()
+    assert sorted(p.name for p in run.iterdir() if p.is_dir()) == [
+        "checkpoints",
+        "csv",
+        "tensorboard",
+    ]
+    assert not (run / LOGGER_RUNS).exists(), "TB and CSV keep everything in the run directory"
+
+    tb = tensorboard_hparams(run / "tensorboard")
+    assert tb["optimizer/class"] == "AdamW"
+    assert tb["optimizer/lr"] == pytest.approx(LR)
+    assert tb["lr_scheduler/class"] == "CosineAnnealingLR"
+    assert tb["lr_scheduler/T_max"] == 20
+    assert tb["config/trainer/max_epochs"] == 1
+    assert tb["config/data/class_path"] == "data_modules.DigitsDataModule"
+
+    hparams = yaml.safe_load((run / "csv" / "hparams.yaml").read_text())
+    assert hparams["optimizer/lr"] == pytest.approx(LR)
+    assert hparams["lr_scheduler/interval"] == "epoch"
+    assert hparams["config"]["model"]["init_args"]["optimizer"]["init_args"]["lr"] == LR
+    assert hparams["config"]["run"]["version"] == run.name
+    rows = (run / "csv" / "metrics.csv").read_text().splitlines()
+    assert rows[0].split(",")[:2] == ["epoch", "step"] and len(rows) > 1
+
+
+def test_wandb_offline_run_lives_in_the_run_directory_without_secrets(tmp_path, monkeypatch):
+    # Built at run time: the run's provenance may hold a diff of this very file.
+    secret, token = uuid.uuid4().hex + uuid.uuid4().hex[:8], f"token-{uuid.uuid4().hex}"
+    monkeypatch.setenv("WANDB_API_KEY", secret)
+    monkeypatch.setenv("TEMPLATE_SECRET_TOKEN", token)  # as if loaded from .env
+    logs = tmp_path / "logs"
+    fit(logs, "--trainer.logger", "null", "-c", "configs/logger/wandb.yaml")
+    run = only_run_dir(logs)
+    assert (run / "config.yaml").is_file() and (run / "checkpoints" / "last.ckpt").is_file()
+    assert not (run / "tensorboard").exists()
+    [offline] = wandb_offline_runs(run)
+    run_id = wandb_run_id(offline)
+    assert json.loads((run / LOGGER_RUNS).read_text()) == {"wandb": run_id}
+
+    config = wandb_config(offline)
+    assert config["optimizer/class"] == "AdamW"
+    assert config["optimizer/lr"] == pytest.approx(LR)
+    assert config["config"]["trainer"]["max_epochs"] == 1
+    assert config["config"]["run"]["version"] == run.name
+
+    files = [p for p in logs.rglob("*") if p.is_file()]
+    assert len(files) > 5
+    for path in files:
+        data = path.read_bytes()
+        assert secret.encode() not in data, path
+        assert token.encode() not in data, path
+
+
+def test_mlflow_uses_a_local_store_and_resume_continues_its_run(tmp_path):
+    from mlflow.tracking import MlflowClient
+
+    logs = tmp_path / "logs"
+    no_scheduler = ["--model.init_args.lr_scheduler", "null"]
+    fit(logs, "--trainer.logger", "null", "-c", "configs/logger/mlflow.yaml", *no_scheduler)
+    run = only_run_dir(logs)
+    run_id = json.loads((run / LOGGER_RUNS).read_text())["mlflow"]
+    client = MlflowClient(f"sqlite:///{logs.resolve() / 'mlflow.db'}")
+    record = client.get_run(run_id)
+    assert record.info.run_name == run.name
+    assert client.get_experiment(record.info.experiment_id).name == "default"
+    assert record.data.params["optimizer/lr"] == str(LR)
+    assert record.data.params["lr_scheduler/class"] == "None"
+    assert record.data.params["config/trainer/max_epochs"] == "1"
+
+    # Resume with a changed max_epochs: same MLflow run, metrics continue; MLflow keeps
+    # the params of the run's start (it refuses changed values) and training goes on.
+    fit(logs, "-c", str(run / "config.yaml"), "--ckpt_path", "last", "--trainer.max_epochs", "2")
+    assert only_run_dir(logs) == run
+    assert json.loads((run / LOGGER_RUNS).read_text())["mlflow"] == run_id
+    epochs = [m.value for m in client.get_metric_history(run_id, "epoch")]
+    assert {0, 1} <= set(epochs)
+    assert len(client.search_runs([record.info.experiment_id])) == 1
+
+
+def test_scheduler_without_optimizer_override(tmp_path):
+    model = tmp_path / "model.yaml"
+    model.write_text(
+        "model:\n  class_path: tasks.ImageClassifier\n  init_args:\n"
+        "    net: {class_path: models.SimpleNet}\n"
+        "    lr_scheduler:\n      class_path: torch.optim.lr_scheduler.StepLR\n"
+        "      init_args: {step_size: 3}\n"
+    )
+    logs = tmp_path / "logs"
+    run_cli(
+        "fit", "-c", "configs/data/digits.yaml", "-c", str(model), "--run.root", str(logs),
+        "--trainer.logger", "null", "-c", "configs/logger/csv.yaml", *TINY,
+    )  # fmt: skip
+    hparams = yaml.safe_load((only_run_dir(logs) / "csv" / "hparams.yaml").read_text())
+    assert hparams["optimizer/class"] == "AdamW"  # the task's default
+    assert hparams["lr_scheduler/class"] == "StepLR"
+    assert hparams["lr_scheduler/step_size"] == 3
+
+
+@pytest.mark.parametrize(
+    ("model_args", "expected"),
+    [
+        ({}, {}),
+        ({"optimizer": "torch.optim.SGD"}, {"optimizer/class": "SGD"}),
+        (
+            {"optimizer": {"class_path": "torch.optim.SGD", "init_args": {"lr": 0.1}}},
+            {"optimizer/class": "SGD", "optimizer/lr": 0.1},
+        ),
+        (
+            {"lr_scheduler": None, "lr_scheduler_interval": "step"},
+            {"lr_scheduler/class": None, "lr_scheduler/interval": "step"},
+        ),
+    ],
+    ids=["nothing", "class-only", "class-and-args", "no-scheduler"],
+)
+def test_optim_hyperparameters_are_flat_and_readable(model_args, expected):
+    config = {"model": {"class_path": "tasks.ImageClassifier", "init_args": model_args}}
+    assert optim_hyperparameters(config) == expected
+
+
+def test_csv_logger_appends_when_resumed(tmp_path):
+    first = CSVLogger(tmp_path, name="", version="csv")
+    first.log_metrics({"a": 1.0}, step=0)
+    first.log_hyperparams({"x": 1})
+    first.save()
+    second = CSVLogger(tmp_path, name="", version="csv")
+    second.log_metrics({"a": 2.0, "b": 3.0}, step=1)
+    second.log_hyperparams({"y": 2})
+    second.save()
+    rows = (tmp_path / "csv" / "metrics.csv").read_text().splitlines()
+    assert rows == ["a,b,step", "1.0,,0", "2.0,3.0,1"]
+    assert yaml.safe_load((tmp_path / "csv" / "hparams.yaml").read_text()) == {"x": 1, "y": 2}
+
+
+def _logger(class_path: str, **init_args) -> Namespace:
+    return Namespace(class_path=class_path, init_args=Namespace(**init_args))
+
+
+def test_placement_swaps_drop_ins_dedupes_and_rejects_shared_folders(monkeypatch):
+    run = RunDirectory("logs", "exp", "v1")
+    tb = {"save_dir": "logs", "name": "x", "version": None, "sub_dir": None}
+    tb["default_hp_metric"] = False
+    trainer = Namespace(
+        logger=[
+            _logger("lightning.pytorch.loggers.TensorBoardLogger", **tb),
+            _logger("loggers.TensorBoardLogger", **tb),
+        ],
+        callbacks=None,
+    )
+    place_trainer_outputs(trainer, run)
+    assert [lg.class_path for lg in trainer.logger] == ["loggers.TensorBoardLogger"]
+    tb_args = trainer.logger[0].init_args
+    folder = Path(tb_args.save_dir, tb_args.name, tb_args.version, tb_args.sub_dir)
+    assert folder == run.path / "tensorboard"
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "https://user:token@mlflow.example")
+    trainer = Namespace(
+        logger=[
+            _logger(
+                "lightning.pytorch.loggers.MLFlowLogger",
+                experiment_name="lightning_logs",
+                run_name=None,
+                tracking_uri="https://user:token@mlflow.example",
+                save_dir="./mlruns",
+                run_id=None,
+            )
+        ]
+    )
+    place_trainer_outputs(trainer, run)
+    mlflow = trainer.logger[0]
+    assert mlflow.class_path == "loggers.MLFlowLogger"
+    assert mlflow.init_args.tracking_uri is None, "the environment's URI must not be saved"
+    assert (mlflow.init_args.experiment_name, mlflow.init_args.run_name) == ("exp", "v1")
+
+    csv = {"save_dir": "logs", "name": "", "version": None, "prefix": ""}
+    trainer = Namespace(
+        logger=[_logger("loggers.CSVLogger", **csv), _logger("loggers.CSVLogger", **csv)]
+    )
+    trainer.logger[1].init_args.prefix = "other"
+    with pytest.raises(RunError, match="both write to"):
+        place_trainer_outputs(trainer, run)

@@ -1,0 +1,112 @@
+"""Resuming a fit continues the same run directory, logger runs and step counters."""
+
+import json
+import logging
+import os
+
+import torch
+
+from helpers import DIGITS, only_run_dir, run_cli
+from logger_readers import (
+    tensorboard_scalars,
+    wandb_history_steps,
+    wandb_offline_runs,
+    wandb_run_id,
+)
+from runs.logger_runs import LOGGER_RUNS
+
+STEPS_PER_EPOCH = 3
+THREE_STEPS = [
+    "--trainer.limit_train_batches",
+    str(STEPS_PER_EPOCH),
+    "--trainer.limit_val_batches",
+    "1",
+    "--trainer.log_every_n_steps",
+    "1",
+]
+
+
+def fit(*args: str):
+    """An in-process fit."""
+    return run_cli("fit", *args)
+
+
+def test_resume_from_last_continues_every_logger(tmp_path):
+    logs = tmp_path / "logs"
+    presets = ["-c", "configs/logger/wandb.yaml", "-c", "configs/logger/csv.yaml"]
+    fit(*DIGITS, *presets, "--run.root", str(logs), "--trainer.max_epochs", "2", *THREE_STEPS)
+    run = only_run_dir(logs)
+    first_config = (run / "config.yaml").read_text()
+    [first_wandb] = wandb_offline_runs(run)
+    run_id = wandb_run_id(first_wandb)
+
+    # Resume from the run's own config, as the README shows, with a higher max_epochs.
+    fit("-c", str(run / "config.yaml"), "--ckpt_path", "last", "--trainer.max_epochs", "4")
+
+    assert only_run_dir(logs) == run, "the resume must not start a new run directory"
+    assert (run / "config.yaml").read_text() == first_config
+    assert len(list(run.glob("config-*.yaml"))) == 1, "the changed config is saved beside it"
+    assert torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["epoch"] == 3
+
+    # TensorBoard: one folder, steps of all four epochs.
+    assert [p.name for p in run.iterdir() if "tensorboard" in p.name] == ["tensorboard"]
+    steps = [step for step, _ in tensorboard_scalars(run / "tensorboard", "train/loss_step")]
+    assert steps == list(range(4 * STEPS_PER_EPOCH))
+    epochs = {value for _, value in tensorboard_scalars(run / "tensorboard", "epoch")}
+    assert epochs == {0, 1, 2, 3}
+
+    # W&B: the same run id, resumed; its history continues at the next step.
+    offline_runs = wandb_offline_runs(run)
+    assert len(offline_runs) == 2
+    assert {wandb_run_id(path) for path in offline_runs} == {run_id}
+    assert json.loads((run / LOGGER_RUNS).read_text()) == {"wandb": run_id}
+    first_steps = wandb_history_steps(offline_runs[0], "train/loss_step")
+    second_steps = wandb_history_steps(offline_runs[1], "train/loss_step")
+    assert first_steps == list(range(2 * STEPS_PER_EPOCH))
+    assert second_steps == list(range(2 * STEPS_PER_EPOCH, 4 * STEPS_PER_EPOCH))
+
+    # CSV: appended, not replaced.
+    rows = (run / "csv" / "metrics.csv").read_text().splitlines()
+    header = rows[0].split(",")
+    epoch_column = [r.split(",")[header.index("epoch")] for r in rows[1:]]
+    epoch_values = {float(value) for value in epoch_column if value}
+    assert epoch_values == {0, 1, 2, 3}
+
+
+def test_resume_from_an_explicit_checkpoint_path(tmp_path):
+    logs = tmp_path / "logs"
+    fit(*DIGITS, "--run.root", str(logs), "--trainer.max_epochs", "1", *THREE_STEPS)
+    run = only_run_dir(logs)
+    ckpt = run / "checkpoints" / "last.ckpt"
+    fit(*DIGITS, "--ckpt_path", str(ckpt), "--trainer.max_epochs", "2", *THREE_STEPS)
+    assert only_run_dir(logs) == run
+    steps = [step for step, _ in tensorboard_scalars(run / "tensorboard", "train/loss_step")]
+    assert steps == list(range(2 * STEPS_PER_EPOCH))
+
+
+def test_last_without_a_version_resumes_the_newest_run_and_says_which(tmp_path, caplog):
+    logs = tmp_path / "logs"
+    csv_only = ["--trainer.logger", "null", "-c", "configs/logger/csv.yaml"]
+    common = [*DIGITS, "--run.root", str(logs), *csv_only, *THREE_STEPS]
+    fit(*common, "--trainer.max_epochs", "1", "--run.version", "older")
+    fit(*common, "--trainer.max_epochs", "1", "--run.version", "newer")
+    older, newer = logs / "default" / "older", logs / "default" / "newer"
+    os.utime(older / "checkpoints" / "last.ckpt", (1_000_000_000, 1_000_000_000))
+    with caplog.at_level(logging.INFO):
+        fit(*common, "--trainer.max_epochs", "2", "--ckpt_path", "last")
+    assert f"using the newest run, {newer}" in caplog.text
+    assert torch.load(newer / "checkpoints" / "last.ckpt", weights_only=True)["epoch"] == 1
+    assert torch.load(older / "checkpoints" / "last.ckpt", weights_only=True)["epoch"] == 0
+    assert sorted(p.name for p in (logs / "default").iterdir()) == ["newer", "older"]
+
+
+def test_last_checkpoint_is_the_latest_epoch_even_without_improvement(tmp_path):
+    """With lr 0 val/acc never improves after epoch 0; last.ckpt must still be the newest."""
+    logs = tmp_path / "logs"
+    fit(*DIGITS, "--run.root", str(logs), *THREE_STEPS, "--trainer.max_epochs", "3",
+        "--model.optimizer.lr", "0")  # fmt: skip
+    checkpoints = only_run_dir(logs) / "checkpoints"
+    last = torch.load(checkpoints / "last.ckpt", weights_only=True)
+    assert last["epoch"] == 2
+    [best] = checkpoints.glob("epoch*.ckpt")
+    assert best.name.startswith("epoch000-"), "the best checkpoint stays the first epoch's"

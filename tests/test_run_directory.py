@@ -1,0 +1,115 @@
+"""Run directories and how --ckpt_path picks the run and checkpoint."""
+
+import os
+import secrets
+import time
+
+import pytest
+import torch
+
+from runs import RunDirectory, RunError
+from runs.directory import VERSION_ENV, new_version
+from runs.resolve import resolve_run
+
+
+def _make_run(root, version, files=("last.ckpt",)):
+    run = RunDirectory(root=str(root), name="exp", version=version)
+    run.checkpoints.mkdir(parents=True)
+    for name in files:
+        torch.save({"callbacks": {}}, run.checkpoints / name)
+    return run
+
+
+def test_versions_started_in_the_same_second_differ(tmp_path, monkeypatch):
+    monkeypatch.setattr(time, "strftime", lambda _: "20260101-000000")
+    versions = {new_version(tmp_path) for _ in range(200)}
+    assert len(versions) == 200
+
+
+def test_a_taken_version_is_never_returned(tmp_path, monkeypatch):
+    suffixes = iter(["aaaaaaaa", "aaaaaaaa", "bbbbbbbb"])
+    monkeypatch.setattr(time, "strftime", lambda _: "20260101-000000")
+    monkeypatch.setattr(secrets, "token_hex", lambda _: next(suffixes))
+    (tmp_path / "20260101-000000-aaaaaaaa").mkdir()
+    assert new_version(tmp_path) == "20260101-000000-bbbbbbbb"
+
+
+def test_other_ranks_reuse_the_launching_process_version(tmp_path, monkeypatch):
+    launched = new_version(tmp_path)
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    assert new_version(tmp_path) == launched == os.environ[VERSION_ENV]
+
+
+@pytest.mark.parametrize("bad", ["a/b", "..", "", "x\\y"])
+def test_names_must_be_plain_folder_names(bad):
+    with pytest.raises(RunError, match="run.version"):
+        RunDirectory(version=bad)
+    with pytest.raises(RunError, match="run.name"):
+        RunDirectory(name=bad)
+
+
+def test_quotes_and_shell_syntax_are_ordinary_names(tmp_path):
+    run = RunDirectory(root=str(tmp_path), version='x"$(touch PWNED)"')
+    assert run.path == tmp_path / "default" / 'x"$(touch PWNED)"'
+
+
+def test_checkpoint_inside_a_run_selects_that_run(tmp_path):
+    run = _make_run(tmp_path, "v1")
+    resolved, ckpt = resolve_run(
+        RunDirectory(root="elsewhere"), str(run.checkpoints / "last.ckpt"), "test"
+    )
+    assert resolved == run and ckpt == str(run.checkpoints / "last.ckpt")
+
+
+def test_checkpoint_outside_a_run_starts_a_new_run(tmp_path):
+    loose = tmp_path / "model.ckpt"
+    torch.save({}, loose)
+    resolved, ckpt = resolve_run(RunDirectory(root=str(tmp_path)), str(loose), "test")
+    assert resolved.version is not None and ckpt == str(loose)
+
+
+def test_last_without_version_picks_the_newest_run(tmp_path):
+    old = _make_run(tmp_path, "old")
+    new = _make_run(tmp_path, "new")
+    past = time.time() - 100
+    os.utime(old.checkpoints / "last.ckpt", (past, past))
+    resolved, ckpt = resolve_run(RunDirectory(root=str(tmp_path), name="exp"), "last", "fit")
+    assert resolved == new and ckpt == str(new.checkpoints / "last.ckpt")
+
+
+def test_last_with_version_uses_that_run(tmp_path):
+    old = _make_run(tmp_path, "old")
+    _make_run(tmp_path, "new")
+    resolved, _ = resolve_run(old, "last", "fit")
+    assert resolved == old
+
+
+def test_best_reads_the_path_recorded_in_last(tmp_path):
+    run = _make_run(tmp_path, "v1", files=("epoch3.ckpt",))
+    best = run.checkpoints / "epoch3.ckpt"
+    state = {
+        "ModelCheckpoint{'monitor': None}": {"monitor": None, "best_model_path": "last.ckpt"},
+        "ModelCheckpoint{'monitor': 'val/acc'}": {
+            "monitor": "val/acc",
+            "best_model_path": str(best),
+        },
+    }
+    torch.save({"callbacks": state}, run.checkpoints / "last.ckpt")
+    assert resolve_run(run, "best", "test") == (run, str(best))
+
+
+@pytest.mark.parametrize(
+    ("ckpt", "message"),
+    [("last", "no run of"), ("best", "no run of"), ("nope.ckpt", "nope.ckpt: file not found")],
+)
+def test_missing_checkpoints_are_clear_errors(tmp_path, ckpt, message):
+    with pytest.raises(RunError, match=message):
+        resolve_run(RunDirectory(root=str(tmp_path)), ckpt, "fit")
+
+
+def test_fit_refuses_to_start_over_in_a_run_with_checkpoints(tmp_path):
+    run = _make_run(tmp_path, "v1")
+    with pytest.raises(RunError, match="--ckpt_path last"):
+        resolve_run(run, None, "fit")
+    with pytest.warns(UserWarning, match="untrained weights"):
+        assert resolve_run(run, None, "test") == (run, None)

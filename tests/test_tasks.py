@@ -1,0 +1,85 @@
+"""ImageClassifier: injected optimizer/scheduler variants, checkpoint loading, predictions."""
+
+import pytest
+import torch
+
+from data_modules import DigitsDataModule
+from helpers import DIGITS, run_cli
+from tasks import ImageClassifier
+
+TINY = ["--trainer.max_epochs", "2", "--trainer.limit_train_batches", "3"]
+TINY += ["--trainer.limit_val_batches", "2"]
+
+
+def _fit(tmp_path, *args):
+    return run_cli("fit", *DIGITS, "--run.root", str(tmp_path / "logs"), *TINY, *args)
+
+
+def _lr(cli) -> float:
+    return cli.trainer.optimizers[0].param_groups[0]["lr"]
+
+
+def test_no_scheduler_keeps_the_rate(tmp_path):
+    cli = _fit(tmp_path, "--model.lr_scheduler", "null", "--model.optimizer.lr", "0.01")
+    assert cli.trainer.lr_scheduler_configs == []
+    assert _lr(cli) == pytest.approx(0.01)
+
+
+def test_epoch_scheduler_steps_once_per_epoch(tmp_path):
+    cli = _fit(
+        tmp_path,
+        "--model.optimizer.lr", "0.01",
+        "--model.lr_scheduler", "torch.optim.lr_scheduler.StepLR",
+        "--model.lr_scheduler.step_size", "1",
+        "--model.lr_scheduler.gamma", "0.5",
+    )  # fmt: skip
+    assert cli.trainer.lr_scheduler_configs[0].interval == "epoch"
+    assert _lr(cli) == pytest.approx(0.01 * 0.5**2)
+
+
+def test_reduce_on_plateau_watches_val_loss(tmp_path):
+    cli = _fit(
+        tmp_path,
+        "--model.lr_scheduler", "torch.optim.lr_scheduler.ReduceLROnPlateau",
+        "--model.lr_scheduler.patience", "0",
+    )  # fmt: skip
+    config = cli.trainer.lr_scheduler_configs[0]
+    assert isinstance(config.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
+    assert config.monitor == "val/loss"
+    assert config.scheduler.best < float("inf"), "the scheduler must have seen val/loss"
+
+
+def test_only_trainable_parameters_reach_the_optimizer(tmp_path):
+    cli = _fit(tmp_path, "--trainer.max_epochs", "1")
+    model = cli.model
+    for p in model.net.features.parameters():
+        p.requires_grad_(False)
+    optimizer = model.configure_optimizers()
+    optimizer = optimizer["optimizer"] if isinstance(optimizer, dict) else optimizer
+    passed = {id(p) for group in optimizer.param_groups for p in group["params"]}
+    trainable = {id(p) for p in model.parameters() if p.requires_grad}
+    assert passed == trainable
+
+
+def test_load_from_checkpoint_with_default_weights_only(trained_run):
+    ckpt = trained_run / "checkpoints" / "last.ckpt"
+    checkpoint = torch.load(ckpt, weights_only=True)  # raises if anything pickled is inside
+    assert checkpoint["hyper_parameters"]["_class_path"] == "tasks.ImageClassifier"
+    model = ImageClassifier.load_from_checkpoint(ckpt).eval()
+    dm = DigitsDataModule()
+    dm.setup("test")
+    images, labels = dm.on_after_batch_transfer(
+        (dm.datasets["test"].images, dm.datasets["test"].labels), 0
+    )
+    with torch.no_grad():
+        out = model.predict_step((images, labels), 0)
+    assert (out["pred"] == labels).float().mean() >= 0.95
+    assert torch.all((out["prob"] > 0) & (out["prob"] <= 1))
+
+
+def test_logs_every_documented_metric(tmp_path):
+    cli = _fit(tmp_path)
+    logged = set(cli.trainer.callback_metrics)
+    assert {"train/loss", "train/acc", "val/loss", "val/acc", "val/acc_best"} <= logged
+    cli.trainer.test(cli.model, datamodule=cli.datamodule)
+    assert {"test/loss", "test/acc"} <= set(cli.trainer.callback_metrics)
