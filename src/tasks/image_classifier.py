@@ -49,7 +49,10 @@ class ImageClassifier(OptimizedTask):
         self.save_hyperparameters(logger=False)
         self.net = net
         # ModuleDict keys may not shadow nn.Module attributes such as `train`.
-        self.accuracy = nn.ModuleDict({f"{s}_": MulticlassAccuracy(num_classes) for s in STAGES})
+        # Plain accuracy: the fraction of images classified correctly (micro average).
+        self.accuracy = nn.ModuleDict(
+            {f"{s}_": MulticlassAccuracy(num_classes, average="micro") for s in STAGES}
+        )
         self.mean_loss = nn.ModuleDict({f"{s}_": MeanMetric() for s in STAGES})
         self.val_acc_best = MaxMetric()
         self.val_acc_best.persistent(True)  # resume keeps the best value seen so far
