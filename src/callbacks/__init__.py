@@ -5,6 +5,7 @@ from callbacks.logger_runs import RecordLoggerRuns
 from callbacks.lr_curve import LRCurve
 from callbacks.metrics_writer import MetricsWriter
 from callbacks.nominal_batch_size import NominalBatchSize
+from callbacks.onnx_export import ONNXExport
 from callbacks.prediction_writer import PredictionWriter
 from callbacks.save_run_config import SaveRunConfig
 
@@ -13,6 +14,7 @@ __all__ = [
     "LRCurve",
     "MetricsWriter",
     "NominalBatchSize",
+    "ONNXExport",
     "PredictionWriter",
     "RecordLoggerRuns",
     "SaveRunConfig",

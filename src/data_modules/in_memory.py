@@ -120,10 +120,18 @@ class InMemoryImageDataModule(LightningDataModule):
         """Prediction batches: the test images, in order."""
         return self._loader("test")
 
-    def on_after_batch_transfer(self, batch: tuple[Tensor, Tensor], dataloader_idx: int) -> tuple:
-        """Scale and normalise a whole batch on its device (no per-sample transforms)."""
-        images, labels = batch
+    def preprocess(self, images: Tensor) -> Tensor:
+        """Scale stored images to [0, 1] and normalise them per channel, a whole batch at once.
+
+        Also built into exported models (`callbacks.ONNXExport`), which therefore take the
+        images as stored (uint8).
+        """
         images = images.float().div_(self.max_value)
         mean = images.new_tensor(self.mean).view(1, -1, 1, 1)
         std = images.new_tensor(self.std).view(1, -1, 1, 1)
-        return images.sub_(mean).div_(std), labels
+        return images.sub_(mean).div_(std)
+
+    def on_after_batch_transfer(self, batch: tuple[Tensor, Tensor], dataloader_idx: int) -> tuple:
+        """Preprocess each batch on its device (no per-sample transforms)."""
+        images, labels = batch
+        return self.preprocess(images), labels

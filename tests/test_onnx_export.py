@@ -1,0 +1,88 @@
+"""ONNX export: the exported file, run by onnxruntime, predicts what the checkpoint predicts."""
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import onnxruntime
+import pytest
+import torch
+
+from callbacks import ONNXExport
+from data_modules import DigitsDataModule
+from helpers import DIGITS, TINY, only_run_dir, read_json, run_cli, run_main
+from tasks import ImageClassifier
+
+ONNX_PRESET = ["-c", "configs/callbacks/onnx_export.yaml"]
+
+
+def _session(path):
+    return onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+
+def _digits_test_set():
+    datamodule = DigitsDataModule()
+    datamodule.setup("test")
+    test = datamodule.datasets["test"]
+    return test.images, test.labels
+
+
+def test_exported_best_checkpoint_scores_the_tested_accuracy(trained_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    best = next(p for p in (run / "checkpoints").glob("*.ckpt") if p.name != "last.ckpt")
+
+    result = run_main(
+        "test", "-c", str(run / "config.yaml"), "--ckpt_path", str(best), *ONNX_PRESET
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+
+    session = _session(run / "export" / f"{best.stem}.onnx")
+    (inputs,) = session.get_inputs()
+    assert inputs.type == "tensor(uint8)" and inputs.shape == ["batch", 1, 8, 8]
+    images, labels = _digits_test_set()
+    (logits,) = session.run(None, {"inputs": images.numpy()})  # raw images, all at once
+    task = ImageClassifier.load_from_checkpoint(best, map_location="cpu").eval()
+    with torch.no_grad():
+        expected = task(DigitsDataModule().preprocess(images)).numpy()
+    np.testing.assert_allclose(logits, expected, atol=1e-4)
+    accuracy = float((logits.argmax(1) == labels.numpy()).mean())
+    assert accuracy == pytest.approx(read_json(run / "test_metrics.json")["test/acc"], abs=1e-6)
+    (one,) = session.run(None, {"inputs": images[:1].numpy()})  # the batch size is free
+    np.testing.assert_allclose(one, logits[:1], atol=1e-5)
+
+
+def test_fit_exports_its_best_checkpoint_once_with_test_after_fit(tmp_path):
+    logs = tmp_path / "logs"
+    args = ["--trainer.max_epochs", "2", "--test_after_fit", "true", "--run.root", str(logs)]
+    result = run_main("fit", *DIGITS, *ONNX_PRESET, *args)
+    assert result.returncode == 0, result.stderr[-3000:]
+
+    run = only_run_dir(logs)
+    best = next(p for p in (run / "checkpoints").glob("*.ckpt") if p.name != "last.ckpt")
+    assert [p.name for p in (run / "export").iterdir()] == [f"{best.stem}.onnx"]
+    # test after fit tests the checkpoint that was exported, without exporting it again
+    assert (result.stdout + result.stderr).count("ONNX export:") == 1
+
+
+def test_export_leaves_the_trainers_model_as_it_was(tmp_path):
+    cli = run_cli("fit", *DIGITS, *TINY, "--run.root", str(tmp_path / "logs"))
+    model, trainer = cli.model, cli.trainer
+    ckpt = tmp_path / "other.ckpt"
+    trainer.save_checkpoint(ckpt)
+    saved = torch.load(ckpt, weights_only=True)
+    saved["state_dict"] = {key: value * 1.1 for key, value in saved["state_dict"].items()}
+    torch.save(saved, ckpt)
+    before = {key: value.clone() for key, value in model.state_dict().items()}
+    model.train()
+
+    ONNXExport()._export(trainer, model, str(ckpt))
+
+    assert model.training
+    assert all(torch.equal(before[key], value) for key, value in model.state_dict().items())
+    images, _ = _digits_test_set()
+    exported_file = Path(trainer.default_root_dir, "export", "other.onnx")
+    (exported,) = _session(exported_file).run(None, {"inputs": images.numpy()})
+    model.load_state_dict(saved["state_dict"])
+    expected = model.eval()(cli.datamodule.preprocess(images)).detach().numpy()
+    np.testing.assert_allclose(exported, expected, atol=1e-4)
