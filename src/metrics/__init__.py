@@ -1,1 +1,1 @@
-"""Custom `torchmetrics.Metric` subclasses for your tasks go here (the template uses stock torchmetrics)."""
+"""Your own `torchmetrics.Metric` subclasses go here (the template uses stock torchmetrics)."""
