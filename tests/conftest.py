@@ -8,14 +8,28 @@ import pytest
 
 from helpers import DIGITS, GIT_IDENTITY, ROOT, git, only_run_dir, run_main
 
+#: Variables by which torchrun and srun tell their processes about the launch.
+LAUNCHER_ENV = (
+    "TORCHELASTIC_RUN_ID",
+    "WORLD_SIZE",
+    "SLURM_JOB_ID",
+    "SLURM_STEP_ID",
+    "SLURM_NTASKS",
+)
+
 
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch):
-    """Run every test from the project root with W&B offline and no inherited run version."""
+    """Run every test from the project root with W&B offline and no inherited run version.
+
+    Launcher variables (torchrun, SLURM) are removed too, so a suite started inside a SLURM
+    job behaves as anywhere else.
+    """
     monkeypatch.chdir(ROOT)
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_SILENT", "true")
-    monkeypatch.delenv("RUN_VERSION", raising=False)
+    for name in ("RUN_VERSION", *LAUNCHER_ENV):
+        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture

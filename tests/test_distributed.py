@@ -1,6 +1,9 @@
 """Two CPU processes with DDP share one run directory and write its files once."""
 
-from helpers import DIGITS, only_run_dir, read_json, run_main
+import subprocess
+import sys
+
+from helpers import DIGITS, ROOT, only_run_dir, read_json, run_main
 
 
 def test_ddp_on_two_cpu_processes_writes_one_run(tmp_path):
@@ -18,5 +21,27 @@ def test_ddp_on_two_cpu_processes_writes_one_run(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     run = only_run_dir(logs)
     assert (run / "config.yaml").is_file()
+    assert (run / "checkpoints" / "last.ckpt").is_file()
+    assert read_json(run / "test_metrics.json")["test/acc"] > 0.5
+
+
+def test_torchrun_processes_agree_on_the_run_directory(tmp_path):
+    logs = tmp_path / "logs"
+    result = subprocess.run(
+        [
+            sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+            str(ROOT / "src" / "main.py"), "fit", *DIGITS,
+            "--run.root", str(logs),
+            "--trainer.accelerator", "cpu",
+            "--trainer.devices", "2",
+            "--trainer.strategy", "ddp",
+            "--trainer.max_epochs", "2",
+            "--test_after_fit", "true",
+        ],
+        cwd=ROOT, capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    run = only_run_dir(logs)
+    assert run.name.startswith("torchrun-")
     assert (run / "checkpoints" / "last.ckpt").is_file()
     assert read_json(run / "test_metrics.json")["test/acc"] > 0.5

@@ -40,6 +40,37 @@ def test_other_ranks_reuse_the_launching_process_version(tmp_path, monkeypatch):
     assert new_version(tmp_path) == launched == os.environ[VERSION_ENV]
 
 
+@pytest.mark.parametrize("rank", ["0", "1"])
+def test_every_torchrun_process_names_the_run_after_the_launch(tmp_path, monkeypatch, rank):
+    monkeypatch.setenv("TORCHELASTIC_RUN_ID", "8f0c2a")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("LOCAL_RANK", rank)
+    assert new_version(tmp_path) == "torchrun-8f0c2a"
+
+
+def test_torchrun_without_a_shared_id_asks_for_a_version(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCHELASTIC_RUN_ID", "none")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.raises(RunError, match="--run.version"):
+        new_version(tmp_path)
+
+
+@pytest.mark.parametrize(("tasks", "expected"), [("4", "slurm-77.3"), ("1", None)])
+def test_a_multi_task_srun_step_names_the_run(tmp_path, monkeypatch, tasks, expected):
+    for name, value in (("SLURM_JOB_ID", "77"), ("SLURM_STEP_ID", "3"), ("SLURM_NTASKS", tasks)):
+        monkeypatch.setenv(name, value)
+    version = new_version(tmp_path)
+    assert version == expected if expected else version.startswith(time.strftime("%Y"))
+
+
+def test_fit_refuses_a_launch_id_that_names_a_run_with_checkpoints(tmp_path, monkeypatch):
+    _make_run(tmp_path, "torchrun-job42")
+    monkeypatch.setenv("TORCHELASTIC_RUN_ID", "job42")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.raises(RunError, match="already has checkpoints"):
+        resolve_run(RunDirectory(root=str(tmp_path), name="exp"), None, "fit")
+
+
 @pytest.mark.parametrize("bad", ["a/b", "..", "", "x\\y"])
 def test_names_must_be_plain_folder_names(bad):
     with pytest.raises(RunError, match="run.version"):

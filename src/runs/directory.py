@@ -18,20 +18,44 @@ class RunError(ConfigError):
     """A run or checkpoint that the user asked for cannot be used; the message says why."""
 
 
+def launcher_version() -> str | None:
+    """The version every process of a `torchrun` or multi-task `srun` launch agrees on.
+
+    Those launchers start all processes themselves, each parsing the command line on its
+    own, so a random name would differ between them: the launch's id is used instead,
+    `torchrun-<rendezvous id>` or `slurm-<job id>.<step id>`. None outside such launches.
+    """
+    run_id = os.environ.get("TORCHELASTIC_RUN_ID")
+    if run_id is not None and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        if run_id == "none":
+            raise RunError(
+                "torchrun without --standalone or --rdzv-id gives its processes no shared id, "
+                "so they cannot agree on a run directory: pass --run.version <name>"
+            )
+        return f"torchrun-{run_id}"
+    job, step = os.environ.get("SLURM_JOB_ID"), os.environ.get("SLURM_STEP_ID")
+    if job and step and int(os.environ.get("SLURM_NTASKS", "1")) > 1:
+        return f"slurm-{job}.{step}"
+    return None
+
+
 def new_version(experiment: Path) -> str:
     """A fresh version name for a run in `experiment`: start time plus a random suffix.
 
     The 32-bit suffix keeps runs started in the same second apart (a clash is about one
     in a billion for a handful of runs), and a name already taken in `experiment` is
     never returned. Processes that Lightning launches for the other devices of the same
-    run reuse the version of the launching process.
+    run reuse the version of the launching process; under `torchrun` and `srun` every
+    process uses the launch's id (see `launcher_version`).
     """
     inherited = os.environ.get(VERSION_ENV)
     if inherited and os.environ.get("LOCAL_RANK", "0") != "0":
         return inherited
-    version = _timestamped()
-    while (experiment / version).exists():
+    version = launcher_version()
+    if version is None:
         version = _timestamped()
+        while (experiment / version).exists():
+            version = _timestamped()
     os.environ[VERSION_ENV] = version
     return version
 

@@ -69,7 +69,7 @@ def resolve_run(
             "weights); pass --ckpt_path best, last or a checkpoint file"
         )
     if run.version is None:
-        return run.with_new_version(), None
+        run = run.with_new_version()  # a launch id (torchrun, srun) may name an earlier run
     if subcommand == "fit" and run.checkpoints.is_dir() and any(run.checkpoints.iterdir()):
         raise RunError(
             f"{run.path} already has checkpoints. Resume it with --ckpt_path last, "
