@@ -2,13 +2,17 @@
 
 import shutil
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import onnxruntime
 import pytest
 import torch
+from lightning.pytorch.trainer.states import TrainerFn
+from torch.utils.data import DataLoader, TensorDataset
 
 from callbacks import ONNXExport
+from callbacks.onnx_export import _first_batch
 from data_modules import DigitsDataModule
 from helpers import DIGITS, TINY, only_run_dir, read_json, run_cli, run_main
 from tasks import ImageClassifier
@@ -86,3 +90,13 @@ def test_export_leaves_the_trainers_model_as_it_was(tmp_path):
     model.load_state_dict(saved["state_dict"])
     expected = model.eval()(cli.datamodule.preprocess(images)).detach().numpy()
     np.testing.assert_allclose(exported, expected, atol=1e-4)
+
+
+@pytest.mark.parametrize("shape", ["loader", "list", "dict"])
+def test_example_inputs_come_from_the_first_loader_of_the_stage(shape):
+    first = DataLoader(TensorDataset(torch.zeros(4, 3), torch.zeros(4)), batch_size=2)
+    other = DataLoader(TensorDataset(torch.ones(4, 3), torch.ones(4)), batch_size=2)
+    loaders = {"loader": first, "list": [first, other], "dict": {"a": first, "b": other}}[shape]
+    trainer = SimpleNamespace(state=SimpleNamespace(fn=TrainerFn.TESTING), test_dataloaders=loaders)
+    trainer.val_dataloaders = trainer.train_dataloader = trainer.predict_dataloaders = None
+    assert torch.equal(_first_batch(trainer), torch.zeros(2, 3))

@@ -74,7 +74,9 @@ def _first_batch(trainer: Trainer) -> Tensor:
         TrainerFn.TESTING: trainer.test_dataloaders,
         TrainerFn.PREDICTING: trainer.predict_dataloaders,
     }[trainer.state.fn]
-    if isinstance(loaders, list | tuple):
+    if isinstance(loaders, dict):  # several named loaders: the first one
+        loaders = next(iter(loaders.values()))
+    elif isinstance(loaders, list | tuple):
         loaders = loaders[0]
     batch = next(iter(loaders))
     return batch[0] if isinstance(batch, list | tuple) else batch
