@@ -12,7 +12,7 @@ from lightning.pytorch.trainer.states import TrainerFn
 from torch.utils.data import DataLoader, TensorDataset
 
 from callbacks import ONNXExport
-from callbacks.onnx_export import _first_batch
+from callbacks.onnx_export import first_inputs
 from data_modules import DigitsDataModule
 from helpers import DIGITS, TINY, only_run_dir, read_json, run_cli, run_main
 from tasks import ImageClassifier
@@ -99,4 +99,4 @@ def test_example_inputs_come_from_the_first_loader_of_the_stage(shape):
     loaders = {"loader": first, "list": [first, other], "dict": {"a": first, "b": other}}[shape]
     trainer = SimpleNamespace(state=SimpleNamespace(fn=TrainerFn.TESTING), test_dataloaders=loaders)
     trainer.val_dataloaders = trainer.train_dataloader = trainer.predict_dataloaders = None
-    assert torch.equal(_first_batch(trainer), torch.zeros(2, 3))
+    assert torch.equal(first_inputs(trainer), torch.zeros(2, 3))

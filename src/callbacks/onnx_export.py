@@ -66,7 +66,7 @@ def export_onnx(
     return float(np.abs(actual - expected).max())
 
 
-def _first_batch(trainer: Trainer) -> Tensor:
+def first_inputs(trainer: Trainer) -> Tensor:
     """A batch of raw inputs from the data the command used (validation data after fit)."""
     loaders = {
         TrainerFn.FITTING: trainer.val_dataloaders or trainer.train_dataloader,
@@ -119,7 +119,7 @@ class ONNXExport(Callback):
             if ckpt:
                 state = torch.load(ckpt, map_location="cpu", weights_only=True)["state_dict"]
                 pl_module.load_state_dict(state)
-            error = export_onnx(deployable, _first_batch(trainer), path, self.opset_version)
+            error = export_onnx(deployable, first_inputs(trainer), path, self.opset_version)
         finally:  # the trainer's model goes on with its own weights, device and mode
             pl_module.load_state_dict(trained)
             pl_module.to(device).train(training)
