@@ -5,6 +5,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
+import onnx
 import onnxruntime
 import pytest
 import torch
@@ -12,7 +13,7 @@ from lightning.pytorch.trainer.states import TrainerFn
 from torch.utils.data import DataLoader, TensorDataset
 
 from callbacks import ONNXExport
-from callbacks.onnx_export import first_inputs
+from callbacks.onnx_export import stage_inputs
 from data_modules import DigitsDataModule
 from helpers import DIGITS, TINY, only_run_dir, read_json, run_cli, run_main
 from tasks import ImageClassifier
@@ -37,11 +38,13 @@ def test_exported_best_checkpoint_scores_the_tested_accuracy(trained_run, tmp_pa
     best = next(p for p in (run / "checkpoints").glob("*.ckpt") if p.name != "last.ckpt")
 
     result = run_main(
-        "test", "-c", str(run / "config.yaml"), "--ckpt_path", str(best), *ONNX_PRESET
-    )
+        "test", "-c", str(run / "config.yaml"), "--ckpt_path", str(best), *ONNX_PRESET,
+        "--trainer.callbacks.int8", "true",
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
 
-    session = _session(run / "export" / f"{best.stem}.onnx")
+    float_file = run / "export" / f"{best.stem}.onnx"
+    session = _session(float_file)
     (inputs,) = session.get_inputs()
     assert inputs.type == "tensor(uint8)" and inputs.shape == ["batch", 1, 8, 8]
     images, labels = _digits_test_set()
@@ -54,6 +57,13 @@ def test_exported_best_checkpoint_scores_the_tested_accuracy(trained_run, tmp_pa
     assert accuracy == pytest.approx(read_json(run / "test_metrics.json")["test/acc"], abs=1e-6)
     (one,) = session.run(None, {"inputs": images[:1].numpy()})  # the batch size is free
     np.testing.assert_allclose(one, logits[:1], atol=1e-5)
+
+    int8_file = float_file.with_suffix(".int8.onnx")
+    weights = onnx.load(int8_file).graph.initializer
+    assert {onnx.TensorProto.INT8, onnx.TensorProto.UINT8} <= {w.data_type for w in weights}
+    assert int8_file.stat().st_size < 0.5 * float_file.stat().st_size
+    (int8_logits,) = _session(int8_file).run(None, {"inputs": images.numpy()})
+    assert (int8_logits.argmax(1) == labels.numpy()).mean() >= accuracy - 0.02
 
 
 def test_fit_exports_its_best_checkpoint_once_with_test_after_fit(tmp_path):
@@ -99,4 +109,9 @@ def test_example_inputs_come_from_the_first_loader_of_the_stage(shape):
     loaders = {"loader": first, "list": [first, other], "dict": {"a": first, "b": other}}[shape]
     trainer = SimpleNamespace(state=SimpleNamespace(fn=TrainerFn.TESTING), test_dataloaders=loaders)
     trainer.val_dataloaders = trainer.train_dataloader = trainer.predict_dataloaders = None
-    assert torch.equal(first_inputs(trainer), torch.zeros(2, 3))
+    assert torch.equal(next(iter(stage_inputs(trainer))), torch.zeros(2, 3))
+
+
+def test_calibration_needs_a_batch():
+    with pytest.raises(ValueError, match="calibration_batches=0"):
+        ONNXExport(int8=True, calibration_batches=0)
