@@ -33,27 +33,10 @@ from runs.placement import place_trainer_outputs
 from runs.resolve import resolve_run
 from runs.test_after_fit import test_after_fit
 from utils.errors import ConfigError
+from utils.parser import Parser, summarize
 
 PROJECT_ROOT = Path(os.environ.get("PROJECT_ROOT", Path(__file__).resolve().parent.parent))
 DEFAULT_CONFIG = PROJECT_ROOT / "configs" / "default.yaml"
-
-
-#: Lines of jsonargparse's nested messages that only describe the alternatives it tried.
-_GENERIC = (
-    "Does not validate against any of the Union subtypes",
-    "Subtypes:",
-    "Errors:",
-    "Given value",
-    "Expected a <class 'NoneType'>",
-    "Type typing.",
-)
-
-
-def _summary(error: Exception) -> str:
-    """The specific reasons in a nested jsonargparse message (what the classes themselves said)."""
-    lines = (line.strip().removeprefix("- ") for line in str(error).splitlines())
-    reasons = [line for line in lines if line and not line.startswith(_GENERIC)]
-    return "; ".join(dict.fromkeys(reasons)) or str(error)
 
 
 def _discard(created: list[Path]) -> None:
@@ -73,6 +56,7 @@ class CLI(LightningCLI):
         #: The command line recorded in the run's provenance.
         self.command = list(sys.argv) if args is None else [sys.argv[0], *args]
         super().__init__(
+            parser_class=Parser,
             save_config_callback=None,  # SaveRunConfig writes into the run directory instead
             auto_configure_optimizers=False,  # tasks own their optimizer and scheduler
             parser_kwargs={subcommand: defaults for subcommand in self.subcommands()},
@@ -142,7 +126,7 @@ class CLI(LightningCLI):
         try:
             super().instantiate_classes()
         except (ValueError, MisconfigurationException) as error:
-            message = f"the configured classes could not be built: {_summary(error)}"
+            message = f"the configured classes could not be built: {summarize(str(error))}"
             raise ConfigError(message) from error
 
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:

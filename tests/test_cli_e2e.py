@@ -97,10 +97,10 @@ def test_runs_from_any_working_directory(tmp_path):
 def test_bad_input_gets_one_clear_error(tmp_path, args, expected):
     logs = tmp_path / "logs"
     result = run_main("fit", *DIGITS, "--run.root", str(logs), *args)
-    assert result.returncode != 0
-    tail = "\n".join(result.stderr.strip().splitlines()[-12:])
-    assert "error" in tail and expected in tail, result.stderr[-2000:]
-    assert "Traceback" not in result.stderr
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and expected in errors[0], result.stderr[-2000:]
+    assert "Traceback" not in result.stderr and "usage:" not in result.stderr
     assert not logs.exists(), "a failed start must not leave a run directory"
 
 
