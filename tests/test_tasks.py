@@ -2,9 +2,11 @@
 
 import pytest
 import torch
+from lightning.pytorch import Trainer
 
 from data_modules import DigitsDataModule
 from helpers import DIGITS, run_cli
+from models import SimpleNet
 from tasks import ImageClassifier
 
 TINY = ["--trainer.max_epochs", "2", "--trainer.limit_train_batches", "3"]
@@ -75,6 +77,24 @@ def test_load_from_checkpoint_with_default_weights_only(trained_run):
         out = model.predict_step((images, labels), 0)
     assert (out["pred"] == labels).float().mean() >= 0.95
     assert torch.all((out["prob"] > 0) & (out["prob"] <= 1))
+
+
+def test_a_task_built_in_python_saves_a_safe_checkpoint(tmp_path):
+    model = ImageClassifier(SimpleNet((1, 8, 8), 10), num_classes=10)
+    trainer = Trainer(
+        max_steps=2, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+        enable_model_summary=False, default_root_dir=tmp_path,
+    )  # fmt: skip
+    trainer.fit(model, datamodule=DigitsDataModule())
+    trainer.save_checkpoint(tmp_path / "python.ckpt")
+
+    hparams = torch.load(tmp_path / "python.ckpt", weights_only=True)["hyper_parameters"]
+    assert hparams["num_classes"] == 10 and "net" not in hparams
+    loaded = ImageClassifier.load_from_checkpoint(
+        tmp_path / "python.ckpt", net=SimpleNet((1, 8, 8), 10)
+    )
+    for key, value in model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[key], value), key
 
 
 def test_logs_every_documented_metric(tmp_path):

@@ -13,6 +13,17 @@ from optim.schedules import PlannedLR, RunSchedule
 #: When the scheduler steps: after every epoch or after every optimizer step.
 Interval = Literal["epoch", "step"]
 
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _plain(value: Any) -> bool:
+    """Whether torch's `weights_only` loading can read `value` (scalars in dicts/lists/tuples)."""
+    if type(value) is dict:
+        return all(isinstance(k, _SCALARS) and _plain(v) for k, v in value.items())
+    if type(value) in (list, tuple):
+        return all(_plain(v) for v in value)
+    return type(value) in _SCALARS
+
 
 class OptimizedTask(LightningModule):
     """A LightningModule that builds its optimizer and scheduler from injected callables.
@@ -86,3 +97,15 @@ class OptimizedTask(LightningModule):
                     "the checkpoint's plan (and holds its final rate after it). Give the "
                     "schedule's total_steps to fix a run's length when you plan to extend it."
                 )
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Keep only the hyperparameters that torch's safe `weights_only` loading can read.
+
+        A task built by the CLI records its arguments as class paths and plain values, so
+        `load_from_checkpoint(path)` rebuilds it whole. A task built in Python holds objects
+        (the network, optimizer callables); they are left out of the checkpoint, so give
+        them again: `ImageClassifier.load_from_checkpoint(path, net=SimpleNet(...))`.
+        """
+        hparams = checkpoint.get("hyper_parameters")
+        if hparams:
+            checkpoint["hyper_parameters"] = {k: v for k, v in hparams.items() if _plain(v)}
