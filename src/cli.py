@@ -168,7 +168,10 @@ class CLI(LightningCLI):
         """With `--test_after_fit`, test the best checkpoint; then say where the run is."""
         if self.config.fit.test_after_fit:
             test_after_fit(self.trainer, self.model, self.datamodule)
-        rank_zero_info(f"Run directory: {self.run_dir}")
+        if self.trainer.fast_dev_run:
+            rank_zero_info("fast_dev_run: a debug run, nothing was written")
+        else:
+            rank_zero_info(f"Run directory: {self.run_dir}")
 
 
 def main(args: list[str] | None = None) -> None:

@@ -76,6 +76,8 @@ class LRCurve(Callback):
 
     def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         """Plan the curve and save it (rank zero only; a resumed run keeps its first curve)."""
+        if trainer.fast_dev_run:  # a debug run writes nothing
+            return
         # Every rank asks for the run's length: working it out may synchronise the processes.
         total = trainer.estimated_stepping_batches
         batches = trainer.num_training_batches
