@@ -1,6 +1,7 @@
 """Run-level writers: config.yaml never overwritten, metrics JSON, predictions CSV."""
 
 import csv
+import time
 
 import torch
 from jsonargparse import ArgumentParser
@@ -32,6 +33,18 @@ def test_config_is_saved_once_and_a_changed_one_beside_it(tmp_path):
     assert (tmp_path / "config.yaml").read_text() == text
     assert changed.saved_as != tmp_path / "config.yaml"
     assert "lr: 0.2" in changed.saved_as.read_text()
+
+
+def test_changed_configs_saved_within_one_second_keep_apart(tmp_path, monkeypatch):
+    monkeypatch.setattr(time, "strftime", lambda _: "20260101-000000")
+    _saver(tmp_path, 0.1).setup(None, None, "fit")
+    saved = []
+    for lr in (0.2, 0.3):
+        saver = _saver(tmp_path, lr)
+        saver.setup(None, None, "fit")
+        saved.append(saver.saved_as.name)
+    assert saved == ["config-20260101-000000.yaml", "config-20260101-000000-2.yaml"]
+    assert "lr: 0.2" in (tmp_path / saved[0]).read_text()
 
 
 def test_config_is_not_saved_by_evaluation(tmp_path):

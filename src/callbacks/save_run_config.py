@@ -44,7 +44,11 @@ class SaveRunConfig(Callback):
             if path.read_text() == text:
                 self.saved_as = path
                 return
-            path = self.run_dir / f"config-{time.strftime('%Y%m%d-%H%M%S')}.yaml"
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            path, count = self.run_dir / f"config-{stamp}.yaml", 1
+            while path.exists():  # two resumes within a second
+                count += 1
+                path = self.run_dir / f"config-{stamp}-{count}.yaml"
             rank_zero_info(f"The config changed since this run started; saving it as {path}")
         self.run_dir.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
