@@ -33,6 +33,7 @@ def test_tensorboard_and_csv_share_the_run_and_get_the_hyperparameters(tmp_path)
     fit(tmp_path / "logs", "-c", "configs/logger/csv.yaml")
     run = only_run_dir(tmp_path / "logs")
     assert (run / "config.yaml").is_file() and (run / "checkpoints" / "last.ckpt").is_file()
+    assert (run / "provenance.json").is_file()
     assert sorted(p.name for p in run.iterdir() if p.is_dir()) == [
         "checkpoints",
         "csv",
@@ -66,6 +67,7 @@ def test_wandb_offline_run_lives_in_the_run_directory_without_secrets(tmp_path, 
     fit(logs, "--trainer.logger", "null", "-c", "configs/logger/wandb.yaml")
     run = only_run_dir(logs)
     assert (run / "config.yaml").is_file() and (run / "checkpoints" / "last.ckpt").is_file()
+    assert (run / "provenance.json").is_file()
     assert not (run / "tensorboard").exists()
     [offline] = wandb_offline_runs(run)
     run_id = wandb_run_id(offline)

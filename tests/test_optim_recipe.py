@@ -106,6 +106,13 @@ def test_ema_preset_appends_and_checkpoints_keep_the_average_across_resume(tmp_p
     assert int(ckpt["averaging_state"]["n_averaged"]) == 5
     key = "net.classifier.2.weight"
     assert not torch.equal(ckpt["state_dict"][key], ckpt["current_model_state"][key])
+    # The best checkpoint holds the average, and its val/acc (in its name) was measured on
+    # the average: validating the saved weights again gives the same number.
+    best = next(p for p in (run / "checkpoints").glob("*.ckpt") if p.name != "last.ckpt")
+    assert "current_model_state" in torch.load(best, weights_only=True)
+    validated = run_cli("validate", "-c", str(run / "config.yaml"), "--ckpt_path", str(best))
+    recorded = float(best.stem.split("val_acc")[1])
+    assert float(validated.trainer.callback_metrics["val/acc"]) == pytest.approx(recorded, abs=1e-4)
 
     resumed = run_cli("fit", "-c", str(run / "config.yaml"), "--ckpt_path", "last",
                       "--trainer.max_epochs", "2")  # fmt: skip
