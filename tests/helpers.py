@@ -43,8 +43,8 @@ def run_cli(*args: str):
         with mock.patch.object(sys, "argv", ["src/main.py"]):
             return CLI(args=list(args))
     finally:
-        if "wandb" in sys.modules:  # finish a W&B run as process exit would
-            sys.modules["wandb"].finish()
+        if "wandb" in sys.modules:  # finish a W&B run and flush its files, as process exit would
+            sys.modules["wandb"].teardown()
 
 
 def only_run_dir(logs: Path) -> Path:

@@ -40,6 +40,7 @@ def wandb_runs(tmp_path_factory):
             run = wandb.init(dir=run_dir, project="proj", entity="ent", id=run_id, mode="offline")
             run.log({"x": 1.0})
             run.finish()
+        wandb.teardown()  # returns once the service has written the run files out
     finally:
         for key, value in old.items():
             if value is None:

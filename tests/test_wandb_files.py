@@ -12,6 +12,7 @@ def test_reads_every_history_row_of_a_multi_block_run(tmp_path):
     for step in range(600):
         run.log({"loss": 1.0 / (step + 1), "note": "x" * 40}, step=step)
     run.finish()
+    wandb.teardown()  # returns once the service has written the run file out
     (path,) = tmp_path.glob("wandb/offline-run-*/run-*.wandb")
     assert path.stat().st_size > 3 * BLOCK
     records = list(iter_records(path))
