@@ -44,6 +44,7 @@ def run_cli(*args: str):
             return CLI(args=list(args))
     finally:
         if "wandb" in sys.modules:  # finish a W&B run and flush its files, as process exit would
+            sys.modules["wandb"].finish()
             sys.modules["wandb"].teardown()
 
 
