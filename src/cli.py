@@ -114,10 +114,14 @@ class CLI(LightningCLI):
             run, config.ckpt_path = resolve_run(
                 RunDirectory(**config.run), config.get("ckpt_path"), self.subcommand
             )
+            config.run.root, config.run.name, config.run.version = run.root, run.name, run.version
+            #: The config as given, with the run filled in: what config.yaml and the loggers
+            #: record. The outputs placed in the run below stay out of it, so a new run
+            #: started from config.yaml places its own.
+            self.run_config = config.clone()
             place_trainer_outputs(config.trainer, run)
         except ConfigError as error:
             self._parser(self.subcommand).error(str(error))
-        config.run.root, config.run.name, config.run.version = run.root, run.name, run.version
         #: Folders this command creates for a new run, removed again if it fails to start.
         self.created = [p for p in (self.run_dir, *self.run_dir.parents) if not p.exists()]
 
@@ -145,7 +149,7 @@ class CLI(LightningCLI):
         ]
         if self.subcommand != "fit" or trainer.fast_dev_run:
             return callbacks
-        parser, config = self._parser("fit"), self.config.fit
+        parser, config = self._parser("fit"), self.run_config
         callbacks += [SaveRunConfig(parser, config, run_dir), LogHyperparameters(parser, config)]
         git = None
         if config.git_commit_before_fit:

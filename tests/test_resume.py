@@ -110,3 +110,19 @@ def test_last_checkpoint_is_the_latest_epoch_even_without_improvement(tmp_path):
     assert last["epoch"] == 2
     [best] = checkpoints.glob("epoch*.ckpt")
     assert best.name.startswith("epoch000-"), "the best checkpoint stays the first epoch's"
+
+
+def test_a_new_run_from_a_runs_config_keeps_to_its_own_directory(tmp_path):
+    logs = tmp_path / "logs"
+    args = ["--run.root", str(logs), *THREE_STEPS, "--trainer.max_epochs", "1"]
+    fit(*DIGITS, *args, "-c", "configs/logger/wandb.yaml")
+    first = only_run_dir(logs)
+    before = {p.name: p.stat().st_mtime_ns for p in (first / "checkpoints").iterdir()}
+
+    fit("-c", str(first / "config.yaml"), "--run.version", "null")
+    (second,) = [p for p in logs.glob("*/*") if p.is_dir() and p != first]
+    assert {p.name: p.stat().st_mtime_ns for p in (first / "checkpoints").iterdir()} == before
+    assert (second / "checkpoints" / "last.ckpt").is_file()
+    assert str(first) not in (first / "config.yaml").read_text()  # no placed paths recorded
+    [offline] = wandb_offline_runs(second)
+    assert wandb_run_id(offline) != wandb_run_id(wandb_offline_runs(first)[0])

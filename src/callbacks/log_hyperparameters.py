@@ -8,6 +8,8 @@ from jsonargparse import ArgumentParser, Namespace
 from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.utilities import rank_zero_only, rank_zero_warn
 
+from callbacks.save_run_config import dump_run_config
+
 #: The config entries summarised as `optimizer/...` and `lr_scheduler/...`.
 OPTIM_KEYS = ("optimizer", "lr_scheduler")
 
@@ -63,10 +65,7 @@ def run_hyperparameters(parser: ArgumentParser, config: Namespace) -> dict[str, 
     `ckpt_path` is left out, as in `config.yaml`. Nothing comes from the environment: the
     CLI does not read environment variables, so API keys never reach the hyperparameters.
     """
-    config = config.clone()
-    if "ckpt_path" in config:
-        config.ckpt_path = None
-    resolved = yaml.safe_load(parser.dump(config, skip_none=False))
+    resolved = yaml.safe_load(dump_run_config(parser, config))
     resolved.pop("ckpt_path", None)
     return {**optim_hyperparameters(resolved), "config": resolved}
 

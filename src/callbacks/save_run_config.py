@@ -10,6 +10,14 @@ from lightning.pytorch.utilities import rank_zero_info, rank_zero_only
 CONFIG_NAME = "config.yaml"
 
 
+def dump_run_config(parser: ArgumentParser, config: Namespace) -> str:
+    """The config as YAML with `ckpt_path` null, so the text starts a run, not a resume."""
+    config = config.clone()
+    if "ckpt_path" in config:
+        config.ckpt_path = None
+    return parser.dump(config, skip_none=False)
+
+
 class SaveRunConfig(Callback):
     """Write the resolved config as `config.yaml`, reusable with `fit -c`.
 
@@ -29,16 +37,9 @@ class SaveRunConfig(Callback):
         self.run_dir = Path(run_dir)
         self.saved_as: Path | None = None
 
-    def dump(self) -> str:
-        """The config as YAML; `ckpt_path` is left out so the file starts a run, not a resume."""
-        config = self.config.clone()
-        if "ckpt_path" in config:
-            config.ckpt_path = None
-        return self.parser.dump(config, skip_none=False)
-
     @rank_zero_only
     def _save(self) -> None:
-        text = self.dump()
+        text = dump_run_config(self.parser, self.config)
         path = self.run_dir / CONFIG_NAME
         if path.is_file():
             if path.read_text() == text:
