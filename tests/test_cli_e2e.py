@@ -84,6 +84,7 @@ def test_runs_from_any_working_directory(tmp_path):
         (["--data.batch_size", "0"], "batch_size must be >= 1"),
         (WARMUP + ["-3"], "warmup_steps=-3 must be >= 0"),
         (WARMUP + ["100000"], "warmup_steps=100000"),
+        (["--model.optimizer.lr", "-1"], "model.optimizer: Invalid learning rate: -1"),
     ],
     ids=[
         "missing-config",
@@ -94,6 +95,7 @@ def test_runs_from_any_working_directory(tmp_path):
         "bad-class-argument",
         "bad-schedule-argument",
         "warmup-longer-than-run",
+        "bad-optimizer-value",
     ],
 )
 def test_bad_input_gets_one_clear_error(tmp_path, args, expected):

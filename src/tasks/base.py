@@ -1,5 +1,7 @@
 """Optimizer and learning-rate scheduler wiring shared by every task."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Literal
 
 import torch
@@ -9,11 +11,21 @@ from lightning.pytorch.utilities import rank_zero_warn
 
 from optim.param_groups import NO_DECAY, NoWeightDecay, parameter_groups
 from optim.schedules import PlannedLR, RunSchedule
+from utils.errors import ConfigError
 
 #: When the scheduler steps: after every epoch or after every optimizer step.
 Interval = Literal["epoch", "step"]
 
 _SCALARS = (str, int, float, bool, type(None))
+
+
+@contextmanager
+def _names_the_argument(key: str) -> Iterator[None]:
+    """Turn a torch class rejecting a value (e.g. `lr=-1`) into a ConfigError naming `key`."""
+    try:
+        yield
+    except (ValueError, TypeError) as error:
+        raise ConfigError(f"{key}: {error}") from error
 
 
 def _plain(value: Any) -> bool:
@@ -62,7 +74,9 @@ class OptimizedTask(LightningModule):
 
     def configure_optimizers(self) -> Any:
         """Build the optimizer over the trainable parameters, and the scheduler if one is set."""
-        optimizer = self.optimizer_factory(parameter_groups(self, self.no_weight_decay))
+        groups = parameter_groups(self, self.no_weight_decay)
+        with _names_the_argument("model.optimizer"):
+            optimizer = self.optimizer_factory(groups)
         for group in optimizer.param_groups:
             if group.get("name") != NO_DECAY:
                 group["weight_decay"] = group.get("weight_decay", 0.0) * self.weight_decay_scale
@@ -74,7 +88,8 @@ class OptimizedTask(LightningModule):
             interval = self.lr_scheduler_factory.interval
             self._planned_total_steps = getattr(scheduler, "total_steps", None)
         else:
-            scheduler = self.lr_scheduler_factory(optimizer)
+            with _names_the_argument("model.lr_scheduler"):
+                scheduler = self.lr_scheduler_factory(optimizer)
             interval = self.lr_scheduler_interval
         return {
             "optimizer": optimizer,
