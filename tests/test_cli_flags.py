@@ -3,6 +3,7 @@
 import warnings
 
 import pytest
+from lightning.pytorch.callbacks import EarlyStopping
 
 from helpers import DIGITS, only_run_dir, run_cli
 
@@ -48,6 +49,15 @@ def test_mnist_recipe_trains_on_local_idx_files(tmp_path, mnist_dir):
     assert cli.model.net.features[0].in_channels == 1
     assert cli.trainer.callback_metrics["val/acc"] >= 0.0
     assert cli.datamodule.datasets["test"].images.shape[1:] == (1, 28, 28)
+
+
+def test_trains_without_validation(tmp_path):
+    logs = tmp_path / "logs"
+    args = ["--trainer.limit_val_batches", "0", "--trainer.limit_train_batches", "2"]
+    cli = run_cli("fit", *DIGITS, "--run.root", str(logs), *args, "--trainer.max_epochs", "2")
+    assert cli.trainer.current_epoch == 2, "EarlyStopping on val/acc would have stopped it"
+    assert not any(isinstance(c, EarlyStopping) for c in cli.trainer.callbacks)
+    assert (only_run_dir(logs) / "checkpoints" / "last.ckpt").is_file()
 
 
 @pytest.mark.parametrize(("logger", "has_tensorboard"), [("false", False), ("null", True)])

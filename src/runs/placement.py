@@ -12,7 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from jsonargparse import Namespace
-from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
+from lightning.pytorch.callbacks import (
+    Callback,
+    EarlyStopping,
+    LearningRateMonitor,
+    ModelCheckpoint,
+)
 from lightning.pytorch.loggers import (
     CSVLogger,
     MLFlowLogger,
@@ -145,16 +150,16 @@ def _check_distinct_folders(loggers: list) -> None:
         seen[folder] = logger.class_path
 
 
-def _drop_callbacks_needing_a_logger(trainer: Namespace) -> None:
-    """Without any logger, `LearningRateMonitor` would stop the run; leave it out instead."""
+def _drop_callbacks(trainer: Namespace, kind: type[Callback], reason: str) -> None:
+    """Leave out the configured callbacks of `kind`, which would stop the run, saying why."""
     callbacks = _as_list(trainer.get("callbacks"))
     kept = [
         c
         for c in callbacks
-        if not issubclass(import_class(c.class_path, "trainer.callbacks"), LearningRateMonitor)
+        if not issubclass(import_class(c.class_path, "trainer.callbacks"), kind)
     ]
     if len(kept) < len(callbacks):
-        rank_zero_info("No logger is configured: LearningRateMonitor is left out")
+        rank_zero_info(f"{reason}: {kind.__name__} is left out")
         trainer.callbacks = kept
 
 
@@ -168,7 +173,9 @@ def place_trainer_outputs(trainer: Namespace, run: RunDirectory) -> None:
     loggers = _dedupe_loggers(trainer)
     _check_distinct_folders(loggers)
     if not loggers:
-        _drop_callbacks_needing_a_logger(trainer)
+        _drop_callbacks(trainer, LearningRateMonitor, "No logger is configured")
+    if trainer.get("limit_val_batches") == 0:
+        _drop_callbacks(trainer, EarlyStopping, "Validation is off (limit_val_batches=0)")
     for callback in _as_list(trainer.get("callbacks")):
         cls = import_class(callback.class_path, "trainer.callbacks")
         if not issubclass(cls, ModelCheckpoint):
