@@ -15,6 +15,7 @@ from runs.resolve import resolve_run
 def _make_run(root, version, files=("last.ckpt",)):
     run = RunDirectory(root=str(root), name="exp", version=version)
     run.checkpoints.mkdir(parents=True)
+    (run.path / "config.yaml").write_text("seed_everything: 42\n")
     for name in files:
         torch.save({"callbacks": {}}, run.checkpoints / name)
     return run
@@ -82,6 +83,19 @@ def test_names_must_be_plain_folder_names(bad):
 def test_quotes_and_shell_syntax_are_ordinary_names(tmp_path):
     run = RunDirectory(root=str(tmp_path), version='x"$(touch PWNED)"')
     assert run.path == tmp_path / "default" / 'x"$(touch PWNED)"'
+
+
+def test_a_checkpoints_folder_outside_a_run_is_not_taken_for_one(tmp_path, monkeypatch):
+    (tmp_path / "pretrained" / "checkpoints").mkdir(parents=True)
+    ckpt = tmp_path / "pretrained" / "checkpoints" / "model.ckpt"
+    torch.save({"callbacks": {}}, ckpt)
+    wanted = RunDirectory(root=str(tmp_path / "logs"), name="mine")
+    resolved, _ = resolve_run(wanted, str(ckpt), "test")
+    assert resolved.path.parent == tmp_path / "logs" / "mine"
+    run = _make_run(tmp_path, "v1")  # given relative to its experiment folder
+    relative = run.checkpoints.relative_to(tmp_path / "exp") / "last.ckpt"
+    monkeypatch.chdir(tmp_path / "exp")
+    assert RunDirectory.of_checkpoint(relative) == RunDirectory(str(tmp_path), "exp", "v1")
 
 
 def test_checkpoint_inside_a_run_selects_that_run(tmp_path):

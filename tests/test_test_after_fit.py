@@ -5,7 +5,7 @@ import logging
 import pytest
 from lightning.pytorch.callbacks import ModelCheckpoint
 
-from helpers import DIGITS, only_run_dir, read_json, run_cli
+from helpers import DIGITS, TINY, only_run_dir, read_json, run_cli
 from runs.test_after_fit import best_checkpoint
 
 FAST = ["--trainer.max_epochs", "2", "--trainer.limit_train_batches", "3"]
@@ -50,7 +50,8 @@ def test_without_a_best_checkpoint_the_final_weights_are_tested(tmp_path, lightn
 
 def test_flag_off_runs_no_test(tmp_path):
     logs = tmp_path / "logs"
-    run_cli("fit", *DIGITS, "--run.root", str(logs), "--trainer.fast_dev_run", "true")
+    cli = run_cli("fit", *DIGITS, "--run.root", str(logs), *TINY)
+    assert cli.trainer.state.fn == "fit"
     assert not (only_run_dir(logs) / "test_metrics.json").exists()
 
 

@@ -7,7 +7,7 @@ from jsonargparse import ArgumentParser, Namespace
 from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_only
 
-CONFIG_NAME = "config.yaml"
+from runs.directory import CONFIG_NAME
 
 
 def dump_run_config(parser: ArgumentParser, config: Namespace) -> str:

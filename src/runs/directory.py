@@ -12,6 +12,8 @@ from utils.errors import ConfigError
 #: for multi-device training, so every rank writes to the same run directory.
 VERSION_ENV = "RUN_VERSION"
 CHECKPOINTS = "checkpoints"
+#: The resolved config every fit saves in its run directory (see `callbacks.SaveRunConfig`).
+CONFIG_NAME = "config.yaml"
 
 
 class RunError(ConfigError):
@@ -110,11 +112,13 @@ class RunDirectory:
 
     @classmethod
     def of_checkpoint(cls, ckpt_path: Path) -> "RunDirectory | None":
-        """The run a checkpoint belongs to, when it sits in a run's `checkpoints/` folder."""
+        """The run a checkpoint belongs to: it sits in `checkpoints/` beside a `config.yaml`."""
         folder = ckpt_path.parent
-        if folder.name != CHECKPOINTS:
-            return None
         run_path = folder.parent
+        if folder.name != CHECKPOINTS or not (run_path / CONFIG_NAME).is_file():
+            return None
+        if not run_path.parent.name:  # e.g. `v1/checkpoints/x.ckpt`: name the folders
+            run_path = run_path.absolute()
         return cls(
             root=str(run_path.parent.parent), name=run_path.parent.name, version=run_path.name
         )
