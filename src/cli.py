@@ -140,14 +140,16 @@ class CLI(LightningCLI):
         return trainer
 
     def run_callbacks(self, trainer: Trainer) -> list[Callback]:
-        """The callbacks that write the run's records into its directory."""
+        """The callbacks that write the run's records into its directory (none in a debug run)."""
+        if trainer.fast_dev_run:
+            return []
         run_dir = self.run_dir
         callbacks: list[Callback] = [
             MetricsWriter(run_dir),
             PredictionWriter(run_dir),
             RecordLoggerRuns(run_dir),
         ]
-        if self.subcommand != "fit" or trainer.fast_dev_run:
+        if self.subcommand != "fit":
             return callbacks
         parser, config = self._parser("fit"), self.run_config
         callbacks += [SaveRunConfig(parser, config, run_dir), LogHyperparameters(parser, config)]

@@ -54,8 +54,9 @@ def test_print_config_round_trips(tmp_path):
     assert "class_path: data_modules.DigitsDataModule" in printed.stdout
     logs = tmp_path / "logs"
     result = run_main(
-        "fit", "-c", str(saved), "--trainer.fast_dev_run", "true", "--run.root", str(logs)
-    )
+        "fit", "-c", str(saved), "--trainer.fast_dev_run", "true", "--run.root", str(logs),
+        "--test_after_fit", "true",
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     written = [p for p in logs.rglob("*") if p.is_file()] if logs.exists() else []
     assert not written, "fast_dev_run must write nothing"
