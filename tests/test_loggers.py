@@ -44,8 +44,8 @@ def test_tensorboard_and_csv_share_the_run_and_get_the_hyperparameters(tmp_path)
     tb = tensorboard_hparams(run / "tensorboard")
     assert tb["optimizer/class"] == "AdamW"
     assert tb["optimizer/lr"] == pytest.approx(LR)
-    assert tb["lr_scheduler/class"] == "CosineAnnealingLR"
-    assert tb["lr_scheduler/T_max"] == 20
+    assert tb["lr_scheduler/class"] == "WarmupSchedule"
+    assert tb["lr_scheduler/decay"] == "cosine"
     assert tb["config/trainer/max_epochs"] == 1
     assert tb["config/data/class_path"] == "data_modules.DigitsDataModule"
 

@@ -165,3 +165,11 @@ def test_groups_with_different_peaks_are_refused():
     optimizer = torch.optim.SGD([{"params": [a]}, {"params": [b], "lr": 0.5}], lr=0.1)
     with pytest.raises(ScheduleError, match="one peak lr"):
         WarmupSchedule()(optimizer, 10)
+
+
+def test_a_one_step_run_without_warmup_runs_at_the_peak():
+    optimizer = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=0.1)
+    WarmupSchedule(decay="cosine")(optimizer, 1)  # fast_dev_run: one optimizer step
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.1)
+    with pytest.raises(ScheduleError, match="warmup_steps=1"):
+        WarmupSchedule(warmup_steps=1)(optimizer, 2)

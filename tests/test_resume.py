@@ -104,7 +104,7 @@ def test_last_checkpoint_is_the_latest_epoch_even_without_improvement(tmp_path):
     """With lr 0 val/acc never improves after epoch 0; last.ckpt must still be the newest."""
     logs = tmp_path / "logs"
     fit(*DIGITS, "--run.root", str(logs), *THREE_STEPS, "--trainer.max_epochs", "3",
-        "--model.optimizer.lr", "0")  # fmt: skip
+        "--model.optimizer.lr", "0", "--model.lr_scheduler", "null")  # fmt: skip
     checkpoints = only_run_dir(logs) / "checkpoints"
     last = torch.load(checkpoints / "last.ckpt", weights_only=True)
     assert last["epoch"] == 2

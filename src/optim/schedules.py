@@ -192,7 +192,7 @@ class WarmupSchedule(RunSchedule):
         if isinstance(warmup, float):
             warmup = round(warmup * total)
         _check(
-            warmup <= total - 2,
+            warmup == 0 or warmup <= total - 2,
             f"warmup_steps={self.warmup_steps} ({warmup} steps) is too long for a run of "
             f"total_steps={total} optimizer steps: the decay needs at least one step after it",
         )
@@ -218,7 +218,9 @@ class WarmupSchedule(RunSchedule):
             self.decay != "exponential" or end > 0,
             "lr_end (or end_factor) must be > 0 for the exponential decay",
         )
-        decay_steps = total - 1 - warmup  # the last step of the run (total - 1) reaches lr_end
+        # The last step of the run (total - 1) reaches lr_end; a one-step run (fast_dev_run)
+        # has no room for a decay and runs at the peak.
+        decay_steps = max(total - 1 - warmup, 1)
         decay = self._decay(optimizer, decay_steps, peak, end)
         hold = ConstantLR(optimizer, factor=end / peak, total_iters=_FOREVER)
         schedulers: list[LRScheduler] = [decay, hold]
