@@ -5,6 +5,7 @@ import torch
 
 from data_modules import DigitsDataModule, MNISTDataModule
 from data_modules.in_memory import TensorBatchDataset
+from utils.errors import ConfigError
 
 
 def _rows(images: torch.Tensor) -> set[bytes]:
@@ -84,5 +85,17 @@ def test_mnist_reads_idx_files_and_keeps_the_official_test_set(mnist_dir):
 
 def test_mnist_without_files_and_download_says_where(tmp_path):
     dm = MNISTDataModule(data_dir=str(tmp_path), download=False)
-    with pytest.raises(FileNotFoundError, match="MNIST"):
+    with pytest.raises(ConfigError, match=r"MNIST/raw.*set data.download true"):
+        dm.prepare_data()
+
+
+def test_mnist_download_failure_says_so(tmp_path, monkeypatch):
+    import torchvision.datasets
+
+    def offline(*args, download=False, **kwargs):
+        raise RuntimeError("Error downloading train-images-idx3-ubyte.gz")
+
+    monkeypatch.setattr(torchvision.datasets, "MNIST", offline)
+    dm = MNISTDataModule(data_dir=str(tmp_path), download=True)
+    with pytest.raises(ConfigError, match="download failed .Error downloading"):
         dm.prepare_data()

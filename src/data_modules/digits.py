@@ -14,6 +14,15 @@ class DigitsDataModule(InMemoryImageDataModule):
 
     A fixed `test_fraction` of the images is the test set (the same images on every run,
     whatever `split_seed`); the rest is split into train/val by `split_seed`.
+
+    Args:
+        batch_size: Images per batch (per device).
+        val_fraction: Part of the training images held out for validation, in (0, 1).
+        test_fraction: Part of all images that is the fixed test set, in (0, 1).
+        split_seed: Seed of the train/val split (the test part never depends on it).
+        num_workers: DataLoader worker processes; 0 loads in the main process, which is
+            fastest for tensors already in memory.
+        pin_memory: Pin batches in page-locked memory for faster copies to a GPU.
     """
 
     num_classes = 10

@@ -37,8 +37,16 @@ class InMemoryImageDataModule(LightningDataModule):
     """Loads a dataset once as uint8 image tensors and normalises each batch on its device.
 
     Subclasses set `num_classes`, `input_shape`, the pixel statistics and implement `load`.
-    The training part is split into train/val with a seeded
-    generator; the test part is never used for training.
+    The training part is split into train/val with a seeded generator; the test part is
+    never used for training.
+
+    Args:
+        batch_size: Images per batch (per device).
+        val_fraction: Part of the training images held out for validation, in (0, 1).
+        split_seed: Seed of the train/val split (the test part never depends on it).
+        num_workers: DataLoader worker processes; 0 loads in the main process, which is
+            fastest for tensors already in memory.
+        pin_memory: Pin batches in page-locked memory for faster copies to a GPU.
     """
 
     #: Number of target classes and the shape of one image as (channels, height, width).
@@ -67,6 +75,7 @@ class InMemoryImageDataModule(LightningDataModule):
         self.save_hyperparameters()
         self.batch_size = batch_size
         self.datasets: dict[str, TensorBatchDataset] = {}
+        self._on_device: dict[torch.device, tuple[Tensor, Tensor]] = {}
 
     def load(self) -> dict[str, tuple[Tensor, Tensor]]:
         """Return `{"train": (images, labels), "test": (images, labels)}` as tensors.
@@ -126,10 +135,15 @@ class InMemoryImageDataModule(LightningDataModule):
         Also built into exported models (`callbacks.ONNXExport`), which therefore take the
         images as stored (uint8).
         """
-        images = images.float().div_(self.max_value)
-        mean = images.new_tensor(self.mean).view(1, -1, 1, 1)
-        std = images.new_tensor(self.std).view(1, -1, 1, 1)
-        return images.sub_(mean).div_(std)
+        mean, std = self._statistics(images.device)
+        return images.float().div_(self.max_value).sub_(mean).div_(std)
+
+    def _statistics(self, device: torch.device) -> tuple[Tensor, Tensor]:
+        """Mean and std shaped (1, C, 1, 1) on `device`, made once per device."""
+        if device not in self._on_device:
+            stats = torch.tensor([self.mean, self.std], device=device)
+            self._on_device[device] = (stats[0].view(1, -1, 1, 1), stats[1].view(1, -1, 1, 1))
+        return self._on_device[device]
 
     def on_after_batch_transfer(self, batch: tuple[Tensor, Tensor], dataloader_idx: int) -> tuple:
         """Preprocess each batch on its device (no per-sample transforms)."""

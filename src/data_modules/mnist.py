@@ -5,6 +5,7 @@ from pathlib import Path
 from torch import Tensor
 
 from data_modules.in_memory import InMemoryImageDataModule
+from utils.errors import ConfigError
 
 
 class MNISTDataModule(InMemoryImageDataModule):
@@ -12,6 +13,16 @@ class MNISTDataModule(InMemoryImageDataModule):
 
     The official 60k training images are split into train/val by `split_seed`; the official
     10k test images stay the test set. Files are downloaded to `data_dir` when absent.
+
+    Args:
+        data_dir: Folder holding (or receiving) `MNIST/raw/` with the idx files.
+        batch_size: Images per batch (per device).
+        val_fraction: Part of the training images held out for validation, in (0, 1).
+        split_seed: Seed of the train/val split (the test part never depends on it).
+        num_workers: DataLoader worker processes; 0 loads in the main process, which is
+            fastest for tensors already in memory.
+        pin_memory: Pin batches in page-locked memory for faster copies to a GPU.
+        download: Download the files when they are not in `data_dir`.
     """
 
     num_classes = 10
@@ -41,11 +52,14 @@ class MNISTDataModule(InMemoryImageDataModule):
         for train in (True, False):
             try:
                 MNIST(self.data_dir, train=train, download=self.download)
-            except RuntimeError as error:
-                raise FileNotFoundError(
-                    f"MNIST files not found under {Path(self.data_dir, 'MNIST', 'raw')}; "
-                    "set `data.download: true` or copy the idx files there"
-                ) from error
+            except RuntimeError as error:  # torchvision: files missing or download failed
+                raw = Path(self.data_dir, "MNIST", "raw")
+                fix = (
+                    f"the download failed ({error}); copy the idx files there"
+                    if self.download
+                    else "set data.download true or copy the idx files there"
+                )
+                raise ConfigError(f"data.data_dir: no MNIST files under {raw}: {fix}") from error
 
     def load(self) -> dict[str, tuple[Tensor, Tensor]]:
         """Read the idx files straight into uint8 tensors (no PIL, no per-sample transform)."""

@@ -8,6 +8,13 @@ class SimpleNet(nn.Module):
 
     `input_shape` and `num_classes` are linked from the data module by the CLI; set them
     yourself only when you build the network in Python.
+
+    Args:
+        input_shape: Shape of one image, (channels, height, width).
+        num_classes: Number of output logits.
+        channels: Output channels of the two conv blocks.
+        hidden_size: Width of the hidden layer of the classifier head.
+        dropout: Dropout probability before each linear layer of the head.
     """
 
     def __init__(
