@@ -6,7 +6,6 @@ parameter's name inside that module (`bias`), never from the full dotted name, s
 its layers, and `patch_embed.proj.weight` (a convolution) keeps its decay.
 """
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from torch import nn
@@ -81,10 +80,6 @@ class NoWeightDecay:
         return excluded
 
 
-def _trainable(model: nn.Module) -> Iterator[tuple[str, nn.Parameter]]:
-    return ((n, p) for n, p in model.named_parameters() if p.requires_grad)
-
-
 def parameter_groups(model: nn.Module, rules: NoWeightDecay | None = NoWeightDecay()) -> list[dict]:
     """Split the trainable parameters of `model` into a `decay` and a `no_decay` group.
 
@@ -96,8 +91,9 @@ def parameter_groups(model: nn.Module, rules: NoWeightDecay | None = NoWeightDec
     """
     excluded = rules.excluded_ids(model) if rules is not None else set()
     decay, no_decay = [], []
-    for _, param in _trainable(model):
-        (no_decay if id(param) in excluded else decay).append(param)
+    for param in model.parameters():
+        if param.requires_grad:
+            (no_decay if id(param) in excluded else decay).append(param)
     groups = []
     if decay:
         groups.append({"name": DECAY, "params": decay})

@@ -92,7 +92,6 @@ class PlannedLR(SequentialLR):
 
     Attributes:
         total_steps: Optimizer steps the schedule was planned for.
-        warmup_steps: Steps of linear warmup at its start.
     """
 
     def __init__(
@@ -101,11 +100,9 @@ class PlannedLR(SequentialLR):
         schedulers: list[LRScheduler],
         milestones: list[int],
         total_steps: int,
-        warmup_steps: int,
     ) -> None:
         super().__init__(optimizer, schedulers, milestones)
         self.total_steps = total_steps
-        self.warmup_steps = warmup_steps
 
 
 def _check(condition: bool, message: str) -> None:
@@ -231,7 +228,7 @@ class WarmupSchedule(RunSchedule):
             )
             schedulers.insert(0, ramp)
             milestones.insert(0, warmup)
-        return PlannedLR(optimizer, schedulers, milestones, total_steps=total, warmup_steps=warmup)
+        return PlannedLR(optimizer, schedulers, milestones, total_steps=total)
 
     def _decay(self, optimizer: Optimizer, steps: int, peak: float, end: float) -> LRScheduler:
         if self.decay == "cosine":

@@ -1,9 +1,9 @@
 """The CLI's argument parser: errors as one short message instead of a usage dump."""
 
+import os
 import sys
 from typing import NoReturn
 
-from jsonargparse._common import debug_mode_active
 from lightning.pytorch.cli import LightningArgumentParser
 
 #: Lines of jsonargparse's nested messages that only describe the alternatives it tried.
@@ -26,6 +26,11 @@ def summarize(message: str) -> str:
     return "; ".join(dict.fromkeys(reasons)).replace(":; ", ": ") or message
 
 
+def _debugging() -> bool:
+    """Jsonargparse's debug mode, in which parse errors raise instead of exiting."""
+    return os.environ.get("JSONARGPARSE_DEBUG", "").lower() in {"1", "true", "yes", "on"}
+
+
 class Parser(LightningArgumentParser):
     """LightningArgumentParser that reports a bad option, value or file in one line.
 
@@ -36,7 +41,7 @@ class Parser(LightningArgumentParser):
 
     def error(self, message: str, ex: Exception | None = None) -> NoReturn:
         """Print `error: <message>` and exit 2; raise instead where jsonargparse expects it."""
-        if not self.exit_on_error or debug_mode_active():
+        if not self.exit_on_error or _debugging():
             super().error(message, ex)
         parser = getattr(ex, "subcommand_parser", None) or self
         sys.stderr.write(f"error: {summarize(message)}\n")
