@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import torch
+from jsonargparse import Namespace
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch import Trainer
 from lightning.pytorch.callbacks import Callback
@@ -49,7 +50,12 @@ def _discard(created: list[Path]) -> None:
 
 
 class CLI(LightningCLI):
-    """`fit`, `validate`, `test` and `predict` with `configs/default.yaml` loaded first."""
+    """`fit`, `validate`, `test` and `predict` with `configs/default.yaml` loaded first.
+
+    With `run=False` no subcommand is given or run: the classes are built for a fit (the
+    run directory, outputs and run records as for `fit`), and you call
+    `cli.trainer.fit(cli.model, datamodule=cli.datamodule)` yourself.
+    """
 
     def __init__(self, args: list[str] | None = None, run: bool = True) -> None:
         defaults = {"default_config_files": [str(DEFAULT_CONFIG)]}
@@ -59,7 +65,7 @@ class CLI(LightningCLI):
             parser_class=Parser,
             save_config_callback=None,  # SaveRunConfig writes into the run directory instead
             auto_configure_optimizers=False,  # tasks own their optimizer and scheduler
-            parser_kwargs={subcommand: defaults for subcommand in self.subcommands()},
+            parser_kwargs={s: defaults for s in self.subcommands()} if run else defaults,
             args=args,
             run=run,
         )
@@ -100,20 +106,32 @@ class CLI(LightningCLI):
             parser.link_arguments(source, target, apply_on="instantiate")
 
     @property
+    def command_name(self) -> str:
+        """The subcommand; `fit` when the CLI was built with `run=False`."""
+        return self.subcommand or "fit"
+
+    @property
+    def command_config(self) -> Namespace:
+        """The config of the current command."""
+        return self.config[self.subcommand] if self.subcommand else self.config
+
+    @property
     def run_dir(self) -> Path:
         """The run directory of the current command."""
-        return RunDirectory(**self.config[self.subcommand].run).path
+        return RunDirectory(**self.command_config.run).path
 
     def before_instantiate_classes(self) -> None:
         """Pick the run directory and checkpoint, and point the trainer's outputs at the run."""
-        config = self.config[self.subcommand]
+        config = self.command_config
         if config.ignore_warnings:
             warnings.filterwarnings("ignore")
         torch.set_float32_matmul_precision(config.float32_matmul_precision)
         try:
-            run, config.ckpt_path = resolve_run(
-                RunDirectory(**config.run), config.get("ckpt_path"), self.subcommand
+            run, ckpt_path = resolve_run(
+                RunDirectory(**config.run), config.get("ckpt_path"), self.command_name
             )
+            if self.subcommand:  # with run=False there is no checkpoint to load
+                config.ckpt_path = ckpt_path
             config.run.root, config.run.name, config.run.version = run.root, run.name, run.version
             #: The config as given, with the run filled in: what config.yaml and the loggers
             #: record. The outputs placed in the run below stay out of it, so a new run
@@ -149,9 +167,9 @@ class CLI(LightningCLI):
             PredictionWriter(run_dir),
             RecordLoggerRuns(run_dir),
         ]
-        if self.subcommand != "fit":
+        if self.command_name != "fit":
             return callbacks
-        parser, config = self._parser("fit"), self.run_config
+        parser, config = self._parser(self.subcommand), self.run_config
         callbacks += [SaveRunConfig(parser, config, run_dir), LogHyperparameters(parser, config)]
         git = None
         if config.git_commit_before_fit:

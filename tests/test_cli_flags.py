@@ -72,3 +72,15 @@ def test_runs_without_a_logger_or_with_lightnings_default(tmp_path, logger, has_
     # The saved config starts the same kind of run again.
     again = run_cli("fit", "-c", str(run / "config.yaml"), "--run.version", "again", *TINY)
     assert bool(again.trainer.loggers) == has_tensorboard
+
+
+def test_built_without_running_it_prepares_a_fit(tmp_path):
+    from cli import CLI
+
+    logs = tmp_path / "logs"
+    cli = CLI(args=[*DIGITS, "--run.root", str(logs), *TINY], run=False)
+    assert cli.trainer.max_epochs == 1 and cli.model.hparams.num_classes == 10
+    cli.trainer.fit(cli.model, datamodule=cli.datamodule)
+    run = only_run_dir(logs)
+    assert (run / "config.yaml").is_file() and (run / "checkpoints" / "last.ckpt").is_file()
+    assert "seed_everything: 42" in (run / "config.yaml").read_text()  # default.yaml loaded
