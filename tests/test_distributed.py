@@ -1,8 +1,10 @@
 """Two CPU processes with DDP share one run directory and write its files once."""
 
+import math
 import subprocess
 import sys
 
+from data_modules import DigitsDataModule
 from helpers import DIGITS, ROOT, only_run_dir, read_json, run_main
 
 
@@ -23,6 +25,12 @@ def test_ddp_on_two_cpu_processes_writes_one_run(tmp_path):
     assert (run / "config.yaml").is_file()
     assert (run / "checkpoints" / "last.ckpt").is_file()
     assert read_json(run / "test_metrics.json")["test/acc"] > 0.5
+    # The schedule is planned for the steps of one process: each sees half the batches.
+    datamodule = DigitsDataModule()
+    datamodule.setup("fit")
+    per_device = math.ceil(math.ceil(len(datamodule.datasets["train"]) / 2) / 64)
+    planned = (run / "lr_curve.csv").read_text().splitlines()[1:]
+    assert len(planned) == 2 * per_device
 
 
 def test_torchrun_processes_agree_on_the_run_directory(tmp_path):

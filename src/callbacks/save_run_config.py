@@ -19,11 +19,12 @@ def dump_run_config(parser: ArgumentParser, config: Namespace) -> str:
 
 
 class SaveRunConfig(Callback):
-    """Write the resolved config as `config.yaml`, reusable with `fit -c`.
+    """Write the resolved config as `config.yaml` in the run directory.
 
-    The first fit of a run writes `config.yaml`. A resumed fit keeps it: an identical
-    config is not written again, a changed one is saved beside it as
-    `config-<time>.yaml`, so nothing is ever overwritten.
+    `fit -c config.yaml --ckpt_path last` resumes the run; with `--run.version null` it
+    starts a new run like it. The first fit of a run writes `config.yaml`. A resumed fit
+    keeps it: an identical config is not written again, a changed one is saved beside it
+    as `config-<time>.yaml`, so nothing is ever overwritten.
 
     Args:
         parser: The subcommand's parser, used to dump the config.
