@@ -83,6 +83,19 @@ def test_no_identity_warns_and_stages_nothing(git_repo, tmp_path, monkeypatch, c
     assert git(git_repo, "status", "--porcelain") == "?? new.py", "nothing may be left staged"
 
 
+def test_a_refused_commit_warns_and_keeps_head(git_repo, caplog):
+    hook = git_repo / ".git" / "hooks" / "pre-commit"
+    hook.write_text("#!/bin/sh\necho 'lint failed: style' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    (git_repo / "new.py").write_text("z = 3\n")
+    head = git(git_repo, "rev-parse", "HEAD")
+    with caplog.at_level(logging.WARNING):
+        step = GitCommit("Run a/b", cwd=git_repo)
+        assert step.commit() == head
+    assert not step.committed
+    assert "`git commit --quiet` failed: lint failed: style; the changes stay staged" in caplog.text
+
+
 def test_only_rank_zero_commits(git_repo, monkeypatch):
     from lightning.pytorch.utilities import rank_zero_only
 

@@ -137,14 +137,12 @@ class GitCommit(Callback):
                 f"--git_commit_before_fit: nothing to commit, the run uses HEAD {self.sha}"
             )
             return
-        done = self.git.run("commit", "--quiet", "--message", self.message, check=False)
-        if done.returncode != 0:
-            lines = (done.stderr or done.stdout).strip().splitlines()
-            reason = lines[-1] if lines else f"exit code {done.returncode}"
+        try:
+            self.git.run("commit", "--quiet", "--message", self.message)
+        except GitError as error:
             raise GitError(
-                f"`git commit` failed ({reason}); the changes stay staged, "
-                f"the run uses HEAD {self.sha}"
-            )
+                f"{error}; the changes stay staged, the run uses HEAD {self.sha}"
+            ) from None
         self.sha = self.git.head()
         self.committed = True
         rank_zero_info(f"--git_commit_before_fit: committed {self.sha} ({self.message!r})")
