@@ -6,8 +6,9 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 
-from helpers import DIGITS, ROOT, only_run_dir, read_json, run_main
+from helpers import DIGITS, ROOT, TINY, only_run_dir, read_json, run_cli, run_main
 
 N_DIGITS_TEST = 359  # 20 % of scikit-learn's 1,797 digits
 WARMUP = ["--model.lr_scheduler", "optim.WarmupSchedule", "--model.lr_scheduler.warmup_steps"]
@@ -47,7 +48,7 @@ def test_predict_writes_one_row_per_test_sample(trained_run):
 
 
 def test_print_config_round_trips(tmp_path):
-    printed = run_main("fit", *DIGITS, "--trainer.max_epochs", "3", "--print_config")
+    printed = run_main("fit", *DIGITS, *TINY, "--print_config")
     assert printed.returncode == 0, printed.stderr[-3000:]
     saved = tmp_path / "x.yaml"
     saved.write_text(printed.stdout)
@@ -61,6 +62,13 @@ def test_print_config_round_trips(tmp_path):
     written = [p for p in logs.rglob("*") if p.is_file()] if logs.exists() else []
     assert not written, "fast_dev_run must write nothing"
     assert "nothing was written" in result.stdout + result.stderr
+    # A real fit from the saved file runs the same config (only the run's folder differs).
+    run_cli("fit", "-c", str(saved), "--run.root", str(logs))
+    recorded = yaml.safe_load((only_run_dir(logs) / "config.yaml").read_text())
+    given = yaml.safe_load(saved.read_text())
+    for config in (recorded, given):
+        config.pop("run")
+    assert recorded == given
 
 
 def test_runs_from_any_working_directory(tmp_path):

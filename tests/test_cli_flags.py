@@ -3,7 +3,8 @@
 import warnings
 
 import pytest
-from lightning.pytorch.callbacks import EarlyStopping
+import torch
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
 from helpers import DIGITS, only_run_dir, run_cli
 
@@ -84,3 +85,15 @@ def test_built_without_running_it_prepares_a_fit(tmp_path):
     run = only_run_dir(logs)
     assert (run / "config.yaml").is_file() and (run / "checkpoints" / "last.ckpt").is_file()
     assert "seed_everything: 42" in (run / "config.yaml").read_text()  # default.yaml loaded
+
+
+def test_defaults_give_the_documented_trainer(tmp_path):
+    cli = run_cli("fit", *DIGITS, "--run.root", str(tmp_path / "logs"), *TINY)
+    kinds = [type(c).__name__ for c in cli.trainer.callbacks]
+    for name in ("EarlyStopping", "LearningRateMonitor", "LRCurve", "RichProgressBar"):
+        assert name in kinds
+    assert "RichModelSummary" in kinds and kinds.count("ModelCheckpoint") == 2
+    best, last = [c for c in cli.trainer.callbacks if isinstance(c, ModelCheckpoint)]
+    assert (best.monitor, best.mode, last.monitor) == ("val/acc", "max", None)
+    assert cli.config.fit.seed_everything == 42 and cli.config.fit.trainer.accelerator == "auto"
+    assert torch.get_float32_matmul_precision() == "high"
