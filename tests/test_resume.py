@@ -2,11 +2,17 @@
 
 import json
 import logging
+import math
 import os
+import signal
+import subprocess
+import sys
+import time
 
 import torch
 
-from helpers import DIGITS, only_run_dir, run_cli
+from data_modules import DigitsDataModule
+from helpers import DIGITS, ROOT, only_run_dir, read_json, run_cli
 from logger_readers import (
     tensorboard_scalars,
     wandb_history_steps,
@@ -126,3 +132,51 @@ def test_a_new_run_from_a_runs_config_keeps_to_its_own_directory(tmp_path):
     assert str(first) not in (first / "config.yaml").read_text()  # no placed paths recorded
     [offline] = wandb_offline_runs(second)
     assert wandb_run_id(offline) != wandb_run_id(wandb_offline_runs(first)[0])
+
+
+def _epoch_of(path):
+    """The epoch stored in a checkpoint, or None while it is missing or half written."""
+    try:
+        return torch.load(path, weights_only=True, map_location="cpu")["epoch"]
+    except (FileNotFoundError, RuntimeError, EOFError, KeyError):
+        return None
+
+
+def test_a_killed_fit_resumes_in_its_run_without_losing_or_repeating_steps(tmp_path):
+    logs = tmp_path / "logs"
+    no_val = ["--trainer.limit_val_batches", "0"]  # no EarlyStopping: it runs until killed
+    command = [sys.executable, str(ROOT / "src" / "main.py"), "fit", *DIGITS, *no_val]
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    process = subprocess.Popen(
+        [*command, "--run.root", str(logs), "--trainer.max_epochs", "1000"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and process.poll() is None:
+            found = list(logs.glob("*/*/checkpoints/last.ckpt"))
+            if found and (_epoch_of(found[0]) or 0) >= 1:
+                break
+            time.sleep(0.1)
+        process.send_signal(signal.SIGKILL)  # as a preempted or out-of-memory job dies
+    finally:
+        process.wait()
+    run = only_run_dir(logs)
+    killed_at = _epoch_of(run / "checkpoints" / "last.ckpt")
+    assert killed_at is not None and killed_at >= 1
+
+    resumed = subprocess.run(
+        [*command, "-c", str(run / "config.yaml"), "--ckpt_path", "last",
+         "--trainer.max_epochs", str(killed_at + 3)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert only_run_dir(logs) == run
+    last = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
+    datamodule = DigitsDataModule()
+    datamodule.setup("fit")
+    steps_per_epoch = math.ceil(len(datamodule.datasets["train"]) / datamodule.batch_size)
+    assert last["epoch"] == killed_at + 2
+    assert last["global_step"] == (killed_at + 3) * steps_per_epoch
+    kinds = [entry["kind"] for entry in read_json(run / "provenance.json")["entries"]]
+    assert kinds == ["start", "resume"]
