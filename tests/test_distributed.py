@@ -7,19 +7,21 @@ import sys
 from data_modules import DigitsDataModule
 from helpers import DIGITS, ROOT, only_run_dir, read_json, run_main
 
+#: A 2-epoch fit with DDP on two CPU processes, testing the best checkpoint afterwards.
+DDP_FIT = [
+    "fit", *DIGITS,
+    "--trainer.accelerator", "cpu",
+    "--trainer.devices", "2",
+    "--trainer.strategy", "ddp",
+    "--trainer.max_epochs", "2",
+    "--test_after_fit", "true",
+]  # fmt: skip
+
 
 def test_ddp_on_two_cpu_processes_writes_one_run(tmp_path):
     logs = tmp_path / "logs"
-    result = run_main(
-        "fit", *DIGITS,
-        "--run.root", str(logs),
-        "--trainer.accelerator", "cpu",
-        "--trainer.devices", "2",
-        "--trainer.strategy", "ddp",
-        "--trainer.max_epochs", "2",
-        "--test_after_fit", "true",
-        timeout=180,  # a rank waiting on a collective the other skipped hangs: fail instead
-    )  # fmt: skip
+    # A rank waiting on a collective the other skipped hangs: the timeout fails it instead.
+    result = run_main(*DDP_FIT, "--run.root", str(logs), timeout=180)
     assert result.returncode == 0, result.stderr[-3000:]
     run = only_run_dir(logs)
     assert (run / "config.yaml").is_file()
@@ -35,17 +37,16 @@ def test_ddp_on_two_cpu_processes_writes_one_run(tmp_path):
 
 def test_torchrun_processes_agree_on_the_run_directory(tmp_path):
     logs = tmp_path / "logs"
+    torchrun = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+    ]
     result = subprocess.run(
-        [
-            sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-            str(ROOT / "src" / "main.py"), "fit", *DIGITS,
-            "--run.root", str(logs),
-            "--trainer.accelerator", "cpu",
-            "--trainer.devices", "2",
-            "--trainer.strategy", "ddp",
-            "--trainer.max_epochs", "2",
-            "--test_after_fit", "true",
-        ],
+        [*torchrun, str(ROOT / "src" / "main.py"), *DDP_FIT, "--run.root", str(logs)],
         cwd=ROOT, capture_output=True, text=True, timeout=180,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]

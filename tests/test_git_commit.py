@@ -66,6 +66,17 @@ def test_git_not_installed_warns(git_repo, tmp_path, monkeypatch, caplog):
     assert "git is not installed" in caplog.text
 
 
+def _refused_commit_warning(repo, caplog) -> str:
+    """Try to commit a new file where git refuses; check HEAD stays; return the warnings."""
+    (repo / "new.py").write_text("z = 3\n")
+    head = git(repo, "rev-parse", "HEAD")
+    with caplog.at_level(logging.WARNING):
+        step = GitCommit("Run a/b", cwd=repo)
+        assert step.commit() == head
+    assert not step.committed
+    return caplog.text
+
+
 def test_no_identity_warns_and_stages_nothing(git_repo, tmp_path, monkeypatch, caplog):
     for key in GIT_IDENTITY:
         monkeypatch.delenv(key)
@@ -73,13 +84,7 @@ def test_no_identity_warns_and_stages_nothing(git_repo, tmp_path, monkeypatch, c
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", "/dev/null")
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
     git(git_repo, "config", "user.useConfigOnly", "true")
-    (git_repo / "new.py").write_text("z = 3\n")
-    head = git(git_repo, "rev-parse", "HEAD")
-    with caplog.at_level(logging.WARNING):
-        step = GitCommit("Run a/b", cwd=git_repo)
-        assert step.commit() == head
-    assert not step.committed
-    assert "user identity" in caplog.text
+    assert "user identity" in _refused_commit_warning(git_repo, caplog)
     assert git(git_repo, "status", "--porcelain") == "?? new.py", "nothing may be left staged"
 
 
@@ -87,13 +92,8 @@ def test_a_refused_commit_warns_and_keeps_head(git_repo, caplog):
     hook = git_repo / ".git" / "hooks" / "pre-commit"
     hook.write_text("#!/bin/sh\necho 'lint failed: style' >&2\nexit 1\n")
     hook.chmod(0o755)
-    (git_repo / "new.py").write_text("z = 3\n")
-    head = git(git_repo, "rev-parse", "HEAD")
-    with caplog.at_level(logging.WARNING):
-        step = GitCommit("Run a/b", cwd=git_repo)
-        assert step.commit() == head
-    assert not step.committed
-    assert "`git commit --quiet` failed: lint failed: style; the changes stay staged" in caplog.text
+    warning = _refused_commit_warning(git_repo, caplog)
+    assert "`git commit --quiet` failed: lint failed: style; the changes stay staged" in warning
 
 
 def test_only_rank_zero_commits(git_repo, monkeypatch):
