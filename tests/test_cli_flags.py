@@ -6,7 +6,8 @@ import pytest
 import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
-from helpers import DIGITS, only_run_dir, run_cli
+from helpers import DIGITS, only_run_dir, read_json, run_cli
+from logger_readers import tensorboard_scalars
 
 TINY = ["--trainer.max_epochs", "1", "--trainer.limit_train_batches", "3"]
 TINY += ["--trainer.limit_val_batches", "2"]
@@ -50,6 +51,28 @@ def test_mnist_recipe_trains_on_local_idx_files(tmp_path, mnist_dir):
     assert cli.model.net.features[0].in_channels == 1
     assert cli.trainer.callback_metrics["val/acc"] >= 0.0
     assert cli.datamodule.datasets["test"].images.shape[1:] == (1, 28, 28)
+
+
+def test_extra_eval_sets_are_logged_by_name_while_val_acc_still_drives_checkpoints(
+    tmp_path, mnist_dir
+):
+    logs = tmp_path / "logs"
+    run_cli(
+        "fit",
+        "-c", "configs/data/mnist_eval_digits.yaml",
+        "-c", "configs/model/simplenet.yaml",
+        "--data.data_dir", str(mnist_dir),
+        "--data.download", "false",
+        "--run.root", str(logs),
+        *TINY,
+        "--test_after_fit", "true",
+    )  # fmt: skip
+    run = only_run_dir(logs)
+    tested = read_json(run / "test_metrics.json")
+    assert set(tested) == {"test/acc", "test/loss", "test/acc/digits", "test/loss/digits"}
+    assert tested["test/acc/digits"] != tested["test/acc"]
+    assert tensorboard_scalars(run / "tensorboard", "val/acc/digits")
+    assert [p.name for p in (run / "checkpoints").glob("epoch*.ckpt")]  # best by val/acc
 
 
 def test_trains_without_validation(tmp_path):

@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from data_modules import DigitsDataModule, MNISTDataModule
 from data_modules.in_memory import TensorBatchDataset
@@ -99,3 +100,28 @@ def test_mnist_download_failure_says_so(tmp_path, monkeypatch):
     dm = MNISTDataModule(data_dir=str(tmp_path), download=True)
     with pytest.raises(ConfigError, match="download failed .Error downloading"):
         dm.prepare_data()
+
+
+def test_extra_eval_sets_follow_the_own_loaders_preprocessed_their_own_way(mnist_dir):
+    digits = DigitsDataModule(batch_size=16)
+    dm = MNISTDataModule(data_dir=str(mnist_dir), download=False, eval_sets={"digits": digits})
+    dm.setup("fit")
+    assert dm.eval_set_names == ("digits",)
+    own_val, extra_val = dm.val_dataloader()
+    own_test, extra_test = dm.test_dataloader()
+    assert len(extra_val.dataset) == len(extra_test.dataset) == len(digits.datasets["test"])
+    assert len(own_val.dataset) == 60 and len(own_test.dataset) == 100
+    images, labels = next(iter(extra_test))
+    moved, same_labels = dm.on_after_batch_transfer((images, labels), 1)
+    assert moved.shape == (16, 1, 28, 28) and torch.equal(same_labels, labels)
+    # Digits' own scaling (0..16) and statistics, then resized to MNIST's 28x28.
+    expected = F.interpolate(digits.preprocess(images), size=(28, 28), mode="bilinear")
+    assert torch.allclose(moved, expected)
+
+
+def test_an_eval_set_with_other_classes_is_refused():
+    class FiveDigits(DigitsDataModule):
+        num_classes = 5
+
+    with pytest.raises(ValueError, match="eval_sets.five: FiveDigits has 5 classes"):
+        DigitsDataModule(eval_sets={"five": FiveDigits()})

@@ -23,6 +23,9 @@ class DigitsDataModule(InMemoryImageDataModule):
         num_workers: DataLoader worker processes; 0 loads in the main process, which is
             fastest for tensors already in memory.
         pin_memory: Pin batches in page-locked memory for faster copies to a GPU.
+        eval_sets: More data modules whose test images are evaluated as extra validation
+            and test sets, named by their keys (logged as `val/acc/<name>`, `test/acc/<name>`);
+            same classes and channels, resized to this data's image size.
     """
 
     num_classes = 10
@@ -39,8 +42,9 @@ class DigitsDataModule(InMemoryImageDataModule):
         split_seed: int = 42,
         num_workers: int = 0,
         pin_memory: bool = False,
+        eval_sets: dict[str, InMemoryImageDataModule] | None = None,
     ) -> None:
-        super().__init__(batch_size, val_fraction, split_seed, num_workers, pin_memory)
+        super().__init__(batch_size, val_fraction, split_seed, num_workers, pin_memory, eval_sets)
         if not 0.0 < test_fraction < 1.0:
             raise ValueError(f"test_fraction must be between 0 and 1, got {test_fraction}")
         self.test_fraction = test_fraction

@@ -3,6 +3,7 @@
 from collections.abc import Sequence
 
 import torch
+import torch.nn.functional as F
 from lightning.pytorch import LightningDataModule
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
@@ -47,6 +48,9 @@ class InMemoryImageDataModule(LightningDataModule):
         num_workers: DataLoader worker processes; 0 loads in the main process, which is
             fastest for tensors already in memory.
         pin_memory: Pin batches in page-locked memory for faster copies to a GPU.
+        eval_sets: More data modules whose test images are evaluated as extra validation
+            and test sets, named by their keys (logged as `val/acc/<name>`, `test/acc/<name>`);
+            same classes and channels, resized to this data's image size.
     """
 
     #: Number of target classes and the shape of one image as (channels, height, width).
@@ -66,13 +70,22 @@ class InMemoryImageDataModule(LightningDataModule):
         split_seed: int = 42,
         num_workers: int = 0,
         pin_memory: bool = False,
+        eval_sets: dict[str, "InMemoryImageDataModule"] | None = None,
     ) -> None:
         super().__init__()
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if not 0.0 < val_fraction < 1.0:
             raise ValueError(f"val_fraction must be between 0 and 1, got {val_fraction}")
-        self.save_hyperparameters()
+        self.eval_sets = dict(eval_sets or {})
+        for name, other in self.eval_sets.items():
+            if other.num_classes != self.num_classes or other.input_shape[0] != self.input_shape[0]:
+                raise ValueError(
+                    f"eval_sets.{name}: {type(other).__name__} has {other.num_classes} classes "
+                    f"and {other.input_shape[0]} channel(s); this data has {self.num_classes} "
+                    f"and {self.input_shape[0]}"
+                )
+        self.save_hyperparameters(ignore=["eval_sets"])
         self.batch_size = batch_size
         self.datasets: dict[str, TensorBatchDataset] = {}
         self._on_device: dict[torch.device, tuple[Tensor, Tensor]] = {}
@@ -101,6 +114,8 @@ class InMemoryImageDataModule(LightningDataModule):
             "val": TensorBatchDataset(images[val_idx], labels[val_idx]),
             "test": TensorBatchDataset(test_images, test_labels),
         }
+        for other in self.eval_sets.values():
+            other.setup("test")
 
     def _loader(self, split: str, shuffle: bool = False) -> DataLoader:
         return DataLoader(
@@ -117,13 +132,23 @@ class InMemoryImageDataModule(LightningDataModule):
         """Shuffled training batches."""
         return self._loader("train", shuffle=True)
 
-    def val_dataloader(self) -> DataLoader:
-        """Validation batches (held out from the training part)."""
-        return self._loader("val")
+    @property
+    def eval_set_names(self) -> tuple[str, ...]:
+        """Names of the extra evaluation sets, in the order of their loaders (after our own)."""
+        return tuple(self.eval_sets)
 
-    def test_dataloader(self) -> DataLoader:
-        """Test batches (the dataset's fixed test part)."""
-        return self._loader("test")
+    def val_dataloader(self) -> DataLoader | list[DataLoader]:
+        """Validation batches (held out from the training part), then each extra set's."""
+        return self._with_eval_sets(self._loader("val"))
+
+    def test_dataloader(self) -> DataLoader | list[DataLoader]:
+        """Test batches (the dataset's fixed test part), then each extra set's."""
+        return self._with_eval_sets(self._loader("test"))
+
+    def _with_eval_sets(self, own: DataLoader) -> DataLoader | list[DataLoader]:
+        if not self.eval_sets:
+            return own
+        return [own, *(other._loader("test") for other in self.eval_sets.values())]
 
     def predict_dataloader(self) -> DataLoader:
         """Prediction batches: the test images, in order."""
@@ -146,6 +171,16 @@ class InMemoryImageDataModule(LightningDataModule):
         return self._on_device[device]
 
     def on_after_batch_transfer(self, batch: tuple[Tensor, Tensor], dataloader_idx: int) -> tuple:
-        """Preprocess each batch on its device (no per-sample transforms)."""
+        """Preprocess each batch on its device (no per-sample transforms).
+
+        A batch of an extra evaluation set (loader 1, 2, ...) is preprocessed by its own data
+        module and resized to this data's image size.
+        """
         images, labels = batch
-        return self.preprocess(images), labels
+        if dataloader_idx == 0:
+            return self.preprocess(images), labels
+        other = list(self.eval_sets.values())[dataloader_idx - 1]
+        images = other.preprocess(images)
+        if images.shape[-2:] != self.input_shape[1:]:
+            images = F.interpolate(images, size=self.input_shape[1:], mode="bilinear")
+        return images, labels

@@ -23,6 +23,9 @@ class MNISTDataModule(InMemoryImageDataModule):
             fastest for tensors already in memory.
         pin_memory: Pin batches in page-locked memory for faster copies to a GPU.
         download: Download the files when they are not in `data_dir`.
+        eval_sets: More data modules whose test images are evaluated as extra validation
+            and test sets, named by their keys (logged as `val/acc/<name>`, `test/acc/<name>`);
+            same classes and channels, resized to this data's image size.
     """
 
     num_classes = 10
@@ -40,8 +43,9 @@ class MNISTDataModule(InMemoryImageDataModule):
         num_workers: int = 0,
         pin_memory: bool = False,
         download: bool = True,
+        eval_sets: dict[str, InMemoryImageDataModule] | None = None,
     ) -> None:
-        super().__init__(batch_size, val_fraction, split_seed, num_workers, pin_memory)
+        super().__init__(batch_size, val_fraction, split_seed, num_workers, pin_memory, eval_sets)
         self.data_dir = data_dir
         self.download = download
 

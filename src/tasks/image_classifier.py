@@ -18,7 +18,11 @@ class ImageClassifier(OptimizedTask):
     """Trains `net` to classify images with cross-entropy.
 
     Logs `train/loss`, `train/acc`, `val/loss`, `val/acc`, `val/acc_best`, `test/loss` and
-    `test/acc`. `predict` returns the predicted class and its probability per image.
+    `test/acc`. Further validation/test loaders (a data module's `eval_sets`) are logged as
+    `val/acc/<name>`, `test/loss/<name>`, ..., with names from the data module's
+    `eval_set_names` (else the loader's index); the first loader keeps the plain keys, so
+    the monitored `val/acc` stays the same. `predict` returns the predicted class and its
+    probability per image.
 
     Args:
         net: The network; maps images to class logits.
@@ -61,15 +65,33 @@ class ImageClassifier(OptimizedTask):
         """Return class logits."""
         return self.net(images)
 
-    def _shared_step(self, batch: tuple[Tensor, Tensor], stage: str) -> Tensor:
+    def _eval_set_name(self, dataloader_idx: int) -> str:
+        names = getattr(self.trainer.datamodule, "eval_set_names", ())
+        return names[dataloader_idx - 1] if dataloader_idx <= len(names) else str(dataloader_idx)
+
+    def _metrics_key(self, stage: str, dataloader_idx: int) -> str:
+        """The key of one stage's loader in `mean_loss`/`accuracy`, made on first use."""
+        key = f"{stage}_" if dataloader_idx == 0 else f"{stage}_{dataloader_idx}"
+        if key not in self.accuracy:
+            accuracy = MulticlassAccuracy(self.hparams.num_classes, average="micro")
+            self.accuracy[key] = accuracy.to(self.device)
+            self.mean_loss[key] = MeanMetric().to(self.device)
+        return key
+
+    def _shared_step(self, batch: tuple[Tensor, Tensor], stage: str, dataloader_idx: int = 0):
         images, labels = batch
         logits = self(images)
         loss = F.cross_entropy(logits, labels)
-        mean_loss, accuracy = self.mean_loss[f"{stage}_"], self.accuracy[f"{stage}_"]
-        mean_loss(loss)
-        accuracy(logits, labels)
-        self.log(f"{stage}/loss", mean_loss, on_step=False, on_epoch=True, prog_bar=True)
-        self.log(f"{stage}/acc", accuracy, on_step=False, on_epoch=True, prog_bar=True)
+        key = self._metrics_key(stage, dataloader_idx)
+        self.mean_loss[key](loss)
+        self.accuracy[key](logits, labels)
+        suffix = f"/{self._eval_set_name(dataloader_idx)}" if dataloader_idx else ""
+        for name, attribute in (("loss", "mean_loss"), ("acc", "accuracy")):
+            self.log(
+                f"{stage}/{name}{suffix}", getattr(self, attribute)[key],
+                on_step=False, on_epoch=True, prog_bar=not suffix,
+                add_dataloader_idx=False, metric_attribute=f"{attribute}.{key}",
+            )  # fmt: skip
         if stage == "train":
             self.log("train/loss_step", loss, on_step=True, on_epoch=False)
         return loss
@@ -78,13 +100,17 @@ class ImageClassifier(OptimizedTask):
         """One optimisation step; returns the loss for Lightning to back-propagate."""
         return self._shared_step(batch, "train")
 
-    def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
-        """Accumulate validation loss and accuracy."""
-        self._shared_step(batch, "val")
+    def validation_step(
+        self, batch: tuple[Tensor, Tensor], batch_idx: int, dataloader_idx: int = 0
+    ) -> None:
+        """Accumulate validation loss and accuracy of the batch's loader."""
+        self._shared_step(batch, "val", dataloader_idx)
 
-    def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
-        """Accumulate test loss and accuracy."""
-        self._shared_step(batch, "test")
+    def test_step(
+        self, batch: tuple[Tensor, Tensor], batch_idx: int, dataloader_idx: int = 0
+    ) -> None:
+        """Accumulate test loss and accuracy of the batch's loader."""
+        self._shared_step(batch, "test", dataloader_idx)
 
     def on_validation_epoch_end(self) -> None:
         """Track and log the best validation accuracy so far."""
