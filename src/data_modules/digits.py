@@ -1,5 +1,7 @@
 """scikit-learn's handwritten digits: 1,797 8x8 images that ship with the package (no download)."""
 
+from typing import Any
+
 import torch
 from torch import Tensor
 
@@ -16,16 +18,8 @@ class DigitsDataModule(InMemoryImageDataModule):
     whatever `split_seed`); the rest is split into train/val by `split_seed`.
 
     Args:
-        batch_size: Images per batch (per device).
-        val_fraction: Part of the training images held out for validation, in (0, 1).
         test_fraction: Part of all images that is the fixed test set, in (0, 1).
-        split_seed: Seed of the train/val split (the test part never depends on it).
-        num_workers: DataLoader worker processes; 0 loads in the main process, which is
-            fastest for tensors already in memory.
-        pin_memory: Pin batches in page-locked memory for faster copies to a GPU.
-        eval_sets: More data modules whose test images are evaluated as extra validation
-            and test sets, named by their keys (logged as `val/acc/<name>`, `test/acc/<name>`);
-            same classes and channels, resized to this data's image size.
+        **kwargs: The loading and splitting arguments of `InMemoryImageDataModule`.
     """
 
     num_classes = 10
@@ -34,17 +28,8 @@ class DigitsDataModule(InMemoryImageDataModule):
     mean = (0.305,)
     std = (0.376,)
 
-    def __init__(
-        self,
-        batch_size: int = 64,
-        val_fraction: float = 0.1,
-        test_fraction: float = 0.2,
-        split_seed: int = 42,
-        num_workers: int = 0,
-        pin_memory: bool = False,
-        eval_sets: dict[str, InMemoryImageDataModule] | None = None,
-    ) -> None:
-        super().__init__(batch_size, val_fraction, split_seed, num_workers, pin_memory, eval_sets)
+    def __init__(self, test_fraction: float = 0.2, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         if not 0.0 < test_fraction < 1.0:
             raise ValueError(f"test_fraction must be between 0 and 1, got {test_fraction}")
         self.test_fraction = test_fraction

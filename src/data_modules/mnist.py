@@ -1,6 +1,7 @@
 """MNIST from torchvision: downloaded to `data_dir` once, then held in memory as tensors."""
 
 from pathlib import Path
+from typing import Any
 
 from torch import Tensor
 
@@ -16,16 +17,9 @@ class MNISTDataModule(InMemoryImageDataModule):
 
     Args:
         data_dir: Folder holding (or receiving) `MNIST/raw/` with the idx files.
-        batch_size: Images per batch (per device).
-        val_fraction: Part of the training images held out for validation, in (0, 1).
-        split_seed: Seed of the train/val split (the test part never depends on it).
-        num_workers: DataLoader worker processes; 0 loads in the main process, which is
-            fastest for tensors already in memory.
-        pin_memory: Pin batches in page-locked memory for faster copies to a GPU.
         download: Download the files when they are not in `data_dir`.
-        eval_sets: More data modules whose test images are evaluated as extra validation
-            and test sets, named by their keys (logged as `val/acc/<name>`, `test/acc/<name>`);
-            same classes and channels, resized to this data's image size.
+        batch_size: Images per batch (per device).
+        **kwargs: The other loading and splitting arguments of `InMemoryImageDataModule`.
     """
 
     num_classes = 10
@@ -35,17 +29,9 @@ class MNISTDataModule(InMemoryImageDataModule):
     std = (0.3081,)
 
     def __init__(
-        self,
-        data_dir: str = "data",
-        batch_size: int = 128,
-        val_fraction: float = 0.1,
-        split_seed: int = 42,
-        num_workers: int = 0,
-        pin_memory: bool = False,
-        download: bool = True,
-        eval_sets: dict[str, InMemoryImageDataModule] | None = None,
+        self, data_dir: str = "data", download: bool = True, batch_size: int = 128, **kwargs: Any
     ) -> None:
-        super().__init__(batch_size, val_fraction, split_seed, num_workers, pin_memory, eval_sets)
+        super().__init__(batch_size=batch_size, **kwargs)
         self.data_dir = data_dir
         self.download = download
 

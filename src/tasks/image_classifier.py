@@ -1,15 +1,13 @@
 """Image classification: cross-entropy, accuracy per stage, class predictions."""
 
-import torch
+from typing import Any
+
 import torch.nn.functional as F
-from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torch import Tensor, nn
 from torchmetrics import MaxMetric, MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
-from optim.param_groups import NoWeightDecay
-from optim.schedules import RunSchedule
-from tasks.base import Interval, OptimizedTask
+from tasks.base import OptimizedTask
 
 STAGES = ("train", "val", "test")
 
@@ -27,29 +25,13 @@ class ImageClassifier(OptimizedTask):
     Args:
         net: The network; maps images to class logits.
         num_classes: Number of classes (linked from the data module by the CLI).
-        optimizer: Builds the optimizer from the parameters.
-        lr_scheduler: Builds a scheduler from the optimizer; `null` for a constant rate. A
-            torch scheduler, or a whole-run schedule such as `optim.WarmupSchedule` (planned
-            over the trainer's run length, stepped after every optimizer step).
-        lr_scheduler_interval: Step a torch scheduler every `epoch` or every optimizer `step`.
-        lr_scheduler_monitor: Metric that `ReduceLROnPlateau` watches.
-        no_weight_decay: Which parameters get no weight decay (biases, normalisation
-            layers, embeddings by default); `null` to decay all parameters alike.
+        **kwargs: The optimizer and scheduler arguments of `OptimizedTask` (`optimizer`,
+            `lr_scheduler`, `lr_scheduler_interval`, `lr_scheduler_monitor`,
+            `no_weight_decay`).
     """
 
-    def __init__(
-        self,
-        net: nn.Module,
-        num_classes: int = 10,
-        optimizer: OptimizerCallable = torch.optim.AdamW,
-        lr_scheduler: LRSchedulerCallable | RunSchedule | None = None,
-        lr_scheduler_interval: Interval = "epoch",
-        lr_scheduler_monitor: str = "val/loss",
-        no_weight_decay: NoWeightDecay | None = NoWeightDecay(),  # noqa: B008
-    ) -> None:
-        super().__init__(
-            optimizer, lr_scheduler, lr_scheduler_interval, lr_scheduler_monitor, no_weight_decay
-        )
+    def __init__(self, net: nn.Module, num_classes: int = 10, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self.save_hyperparameters(logger=False)
         self.net = net
         # ModuleDict keys may not shadow nn.Module attributes such as `train`.
