@@ -205,3 +205,8 @@ def main(args: list[str] | None = None) -> None:
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
+    finally:
+        # Under torchrun the process group outlives the trainer; left to interpreter exit,
+        # its threads can abort the process ("terminate called without an active exception").
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
