@@ -95,7 +95,7 @@ class CLI(LightningCLI):
         parser.add_argument(
             "--float32_matmul_precision",
             type=Literal["highest", "high", "medium"],
-            default="highest",
+            default="high",
             help="torch.set_float32_matmul_precision before training; high allows TF32.",
         )
         for source, target in (

@@ -1,12 +1,14 @@
 """CLI wiring: linked values, --ignore_warnings, MNIST through the real CLI."""
 
+import re
 import warnings
 
 import pytest
 import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
-from helpers import DIGITS, only_run_dir, read_json, run_cli
+import cli
+from helpers import DIGITS, ROOT, only_run_dir, read_json, run_cli
 from logger_readers import tensorboard_scalars
 
 TINY = ["--trainer.max_epochs", "1", "--trainer.limit_train_batches", "3"]
@@ -120,3 +122,16 @@ def test_defaults_give_the_documented_trainer(tmp_path):
     assert (best.monitor, best.mode, last.monitor) == ("val/acc", "max", None)
     assert cli.config.fit.seed_everything == 42 and cli.config.fit.trainer.accelerator == "auto"
     assert torch.get_float32_matmul_precision() == "high"
+
+
+def test_float32_matmul_precision_has_one_default(tmp_path, monkeypatch):
+    monkeypatch.setattr(cli, "DEFAULT_CONFIG", tmp_path / "absent.yaml")  # the parser alone
+    built = cli.CLI(args=[*DIGITS, "--run.root", str(tmp_path / "logs"), *TINY], run=False)
+    default = built.config.float32_matmul_precision
+    assert "default.yaml" not in str(built.parser.default_config_files)
+    yaml_text = (ROOT / "configs" / "default.yaml").read_text()
+    assert re.search(r"^float32_matmul_precision: (\w+)", yaml_text, re.M).group(1) == default
+    for readme in ("README.md", "README_ZH.md"):
+        row = re.search(r"\| `--float32_matmul_precision` \| `(\w+)`", (ROOT / readme).read_text())
+        assert row.group(1) == default, readme
+    assert default == "high"
