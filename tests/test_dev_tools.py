@@ -1,0 +1,72 @@
+"""The developer's toolbelt: make help, pre-commit hooks and the CI workflow agree with the Makefile."""
+
+import re
+import subprocess
+import sys
+
+import yaml
+from packaging.requirements import Requirement
+
+from helpers import ROOT
+
+
+def _recipe(target: str) -> list[str]:
+    """The commands of a Makefile target, `$(PY) -m ` and the trailing ` .` removed."""
+    text = (ROOT / "Makefile").read_text()
+    body = re.search(rf"^{target}:.*\n((?:\t.*\n)+)", text, re.M).group(1)
+    return [line.strip().replace("$(PY) -m ", "").removesuffix(" .") for line in body.splitlines()]
+
+
+def _phony_targets() -> list[str]:
+    text = (ROOT / "Makefile").read_text()
+    return re.search(r"^\.PHONY: (.*)$", text, re.M).group(1).split()
+
+
+def test_make_help_lists_every_target():
+    out = subprocess.run(
+        ["make", "help", f"PYTHON={sys.executable}"], cwd=ROOT, capture_output=True, text=True
+    ).stdout
+    listed = [line.split()[0] for line in out.splitlines() if line.strip()]
+    assert sorted(listed) == sorted(_phony_targets())
+    assert all(len(line.split()) > 1 for line in out.splitlines() if line.strip()), out
+
+
+def _hooks() -> dict[str, dict]:
+    config = yaml.safe_load((ROOT / ".pre-commit-config.yaml").read_text())
+    return {hook["id"]: hook for repo in config["repos"] for hook in repo["hooks"]}
+
+
+def test_pre_commit_config_is_valid_and_its_ruff_hooks_are_make_format():
+    checked = subprocess.run(
+        [sys.executable, "-m", "pre_commit", "validate-config", ".pre-commit-config.yaml"],
+        cwd=ROOT, capture_output=True, text=True,
+    )  # fmt: skip
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    hooks = _hooks()
+    assert {"nbstripout", "end-of-file-fixer", "check-added-large-files"} <= set(hooks)
+    ruff = [hooks[name] for name in ("ruff-format", "ruff-check")]
+    commands = [" ".join([hook["entry"], *hook.get("args", [])]) for hook in ruff]
+    assert commands == _recipe("format") == ["ruff format", "ruff check --fix"]
+    dev = (ROOT / "requirements-dev.txt").read_text().splitlines()
+    ruff_spec = next(Requirement(line) for line in dev if line.startswith("ruff"))
+    for hook in ruff:
+        assert [Requirement(d) for d in hook["additional_dependencies"]] == [ruff_spec]
+
+
+def test_ci_workflow_runs_make_lint_and_the_readme_test_command():
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "ci.yml").read_text())
+    triggers = workflow.get("on", workflow.get(True))  # YAML 1.1 reads the key `on` as True
+    assert {"push", "pull_request"} <= set(triggers)
+    (job,) = workflow["jobs"].values()
+    assert job["runs-on"].startswith("ubuntu")
+    assert job["strategy"]["matrix"]["python-version"] == ["3.10", "3.13"]
+    setup = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/setup-python"))
+    assert setup["with"]["cache"] == "pip"
+    assert setup["with"]["python-version"] == "${{ matrix.python-version }}"
+    runs = [step["run"] for step in job["steps"] if "run" in step]
+    assert runs == ["make lint", "bash .ci/run"]
+    # .ci/run ends in the README's test command, `make test`.
+    assert (ROOT / ".ci" / "run").read_text().strip().splitlines()[-1] == "exec make test"
+    assert {"lint", "test"} <= set(_phony_targets())
+    readme = (ROOT / "README.md").read_text()
+    assert "make test" in re.search(r"```bash\n(.*?)```", readme, re.S).group(1)
