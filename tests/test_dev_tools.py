@@ -1,4 +1,4 @@
-"""The developer's toolbelt: make help, pre-commit hooks and the CI workflow agree with the Makefile."""
+"""The developer's toolbelt: make help, pre-commit and CI agree with the Makefile."""
 
 import re
 import subprocess
