@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers import DIGITS, GIT_IDENTITY, ROOT, git, only_run_dir, run_main
+from helpers import DIGITS, GIT_IDENTITY, ROOT, git, only_run_dir, run_main, write_shapes_folder
 
 #: Variables by which torchrun and srun tell their processes about the launch.
 LAUNCHER_ENV = (
@@ -79,4 +79,12 @@ def mnist_dir(tmp_path_factory) -> Path:
     for prefix, (x, y) in splits.items():
         _write_idx(raw / f"{prefix}-images-idx3-ubyte", x)
         _write_idx(raw / f"{prefix}-labels-idx1-ubyte", y)
+    return root
+
+
+@pytest.fixture(scope="session")
+def shapes_folder(tmp_path_factory) -> Path:
+    """A user's image folder: 3 classes x 24 PNG/JPEG/WebP files (grey, RGB, RGBA), 1 corrupt."""
+    root = write_shapes_folder(tmp_path_factory.mktemp("images") / "shapes")
+    (root / "circle" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
     return root

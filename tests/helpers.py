@@ -64,3 +64,33 @@ def git(repo: Path, *args: str) -> str:
     """Run git in `repo` and return its stripped output (fails the test on error)."""
     done = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=True)
     return done.stdout.strip()
+
+
+def write_shapes_folder(root: Path, per_class: int = 24, size: tuple[int, int] = (30, 36)) -> Path:
+    """Real image files of three drawn shapes in `root/<class>/`, as a user's folder would be.
+
+    Formats cycle through PNG, JPEG and WebP; modes through RGB, grey and RGBA; sizes vary.
+    Brightness and position vary per image, so a classifier has something to learn.
+    """
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for name in ("circle", "cross", "square"):
+        (root / name).mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            height, width = size[0] + i % 3, size[1] - i % 4
+            pixels = np.zeros((height, width, 3), np.uint8) + rng.integers(0, 60, 3, np.uint8)
+            cy, cx = height // 2 + rng.integers(-3, 4), width // 2 + rng.integers(-3, 4)
+            yy, xx = np.mgrid[:height, :width]
+            mask = {
+                "circle": (yy - cy) ** 2 + (xx - cx) ** 2 < 80,
+                "cross": (abs(yy - cy) < 3) | (abs(xx - cx) < 3),
+                "square": (abs(yy - cy) < 8) & (abs(xx - cx) < 8),
+            }[name]
+            pixels[mask] = rng.integers(150, 256, 3)
+            image = Image.fromarray(pixels).convert(("RGB", "L", "RGBA")[i % 3])
+            suffix = ("png", "jpg", "webp")[(i // 3) % 3]
+            suffix = "png" if suffix == "jpg" and image.mode == "RGBA" else suffix  # no JPEG alpha
+            image.save(root / name / f"{name}_{i:03d}.{suffix}")
+    return root

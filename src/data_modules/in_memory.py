@@ -8,6 +8,8 @@ from lightning.pytorch import LightningDataModule
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
+STAGES = ("train", "val", "test")
+
 
 class TensorBatchDataset(Dataset):
     """Images and labels held as tensors; a whole batch is gathered with one indexing call."""
@@ -90,10 +92,16 @@ class InMemoryImageDataModule(LightningDataModule):
         self.datasets: dict[str, TensorBatchDataset] = {}
         self._on_device: dict[torch.device, tuple[Tensor, Tensor]] = {}
 
+    @property
+    def class_names(self) -> list[str]:
+        """The name of each class, by index (`"0"`, `"1"`, ... unless a subclass names them)."""
+        return [str(i) for i in range(self.num_classes)]
+
     def load(self) -> dict[str, tuple[Tensor, Tensor]]:
         """Return `{"train": (images, labels), "test": (images, labels)}` as tensors.
 
-        Images are (N, C, H, W) with values in [0, max_value]; labels are (N,) int64.
+        Images are (N, C, H, W) with values in [0, max_value]; labels are (N,) int64. A
+        `"val"` part, when given, is the validation set; otherwise it is drawn from "train".
         """
         raise NotImplementedError
 
@@ -103,17 +111,15 @@ class InMemoryImageDataModule(LightningDataModule):
         if self.datasets:
             return
         parts = self.load()
-        images, labels = parts["train"]
-        generator = torch.Generator().manual_seed(self.hparams.split_seed)
-        order = torch.randperm(len(labels), generator=generator)
-        n_val = max(1, round(len(labels) * self.hparams.val_fraction))
-        val_idx, train_idx = order[:n_val], order[n_val:]
-        test_images, test_labels = parts["test"]
-        self.datasets = {
-            "train": TensorBatchDataset(images[train_idx], labels[train_idx]),
-            "val": TensorBatchDataset(images[val_idx], labels[val_idx]),
-            "test": TensorBatchDataset(test_images, test_labels),
-        }
+        if "val" not in parts:
+            images, labels = parts["train"]
+            generator = torch.Generator().manual_seed(self.hparams.split_seed)
+            order = torch.randperm(len(labels), generator=generator)
+            n_val = max(1, round(len(labels) * self.hparams.val_fraction))
+            val_idx, train_idx = order[:n_val], order[n_val:]
+            parts["train"] = images[train_idx], labels[train_idx]
+            parts["val"] = images[val_idx], labels[val_idx]
+        self.datasets = {split: TensorBatchDataset(*parts[split]) for split in STAGES}
         for other in self.eval_sets.values():
             other.setup("test")
 
