@@ -94,3 +94,15 @@ def write_shapes_folder(root: Path, per_class: int = 24, size: tuple[int, int] =
             suffix = "png" if suffix == "jpg" and image.mode == "RGBA" else suffix  # no JPEG alpha
             image.save(root / name / f"{name}_{i:03d}.{suffix}")
     return root
+
+
+#: The random numbers drawn by `record_draw` (a custom augmentation), in order.
+DRAWS: list[float] = []
+
+
+def record_draw(image):
+    """A custom augmentation for tests: records one random draw per image, returns it as is."""
+    import torch
+
+    DRAWS.append(torch.rand(()).item())
+    return image

@@ -65,7 +65,6 @@ class ImageFolderDataModule(InMemoryImageDataModule):
         cache_dir: str = "data",
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
         if not 0.0 < test_fraction < 1.0:
             raise ValueError(f"test_fraction must be between 0 and 1, got {test_fraction}")
         size = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
@@ -74,10 +73,11 @@ class ImageFolderDataModule(InMemoryImageDataModule):
         self.root = Path(root)
         self.test_fraction = test_fraction
         self.cache_dir = Path(cache_dir)
-        self.files = self._scan()
+        self.files = self._scan()  # before the base class, which checks eval_sets against them
         self._class_names = [p.name for p in _class_folders(self._class_root)]
         self.num_classes = len(self._class_names)
         self.input_shape = (3 if mode == "RGB" else 1, *size)
+        super().__init__(**kwargs)
 
     @property
     def class_names(self) -> list[str]:

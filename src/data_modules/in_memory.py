@@ -1,12 +1,15 @@
 """Base class for image datasets that fit in memory as tensors."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from lightning.pytorch import LightningDataModule
-from torch import Tensor
+from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
+
+from data_modules.augment import BatchAugment
 
 STAGES = ("train", "val", "test")
 
@@ -53,6 +56,11 @@ class InMemoryImageDataModule(LightningDataModule):
         eval_sets: More data modules whose test images are evaluated as extra validation
             and test sets, named by their keys (logged as `val/acc/<name>`, `test/acc/<name>`);
             same classes and channels, resized to this data's image size.
+        augment: Transforms applied to the training batches only, on the device, before
+            `preprocess`, each image with its own random draw (`BatchAugment`): e.g.
+            `torchvision.transforms.v2.RandomResizedCrop`, or any callable taking and
+            returning one float image (C, H, W) in [0, 1]. Never applied to validation,
+            test or predict batches, nor built into exports.
     """
 
     #: Number of target classes and the shape of one image as (channels, height, width).
@@ -73,6 +81,7 @@ class InMemoryImageDataModule(LightningDataModule):
         num_workers: int = 0,
         pin_memory: bool = False,
         eval_sets: dict[str, "InMemoryImageDataModule"] | None = None,
+        augment: list[nn.Module | Callable[..., Any]] | None = None,
     ) -> None:
         super().__init__()
         if batch_size < 1:
@@ -87,7 +96,8 @@ class InMemoryImageDataModule(LightningDataModule):
                     f"and {other.input_shape[0]} channel(s); this data has {self.num_classes} "
                     f"and {self.input_shape[0]}"
                 )
-        self.save_hyperparameters(ignore=["eval_sets"])
+        self.save_hyperparameters(ignore=["eval_sets", "augment"])
+        self.augment = BatchAugment(augment, self.max_value) if augment else None
         self.batch_size = batch_size
         self.datasets: dict[str, TensorBatchDataset] = {}
         self._on_device: dict[torch.device, tuple[Tensor, Tensor]] = {}
@@ -183,6 +193,8 @@ class InMemoryImageDataModule(LightningDataModule):
         module and resized to this data's image size.
         """
         images, labels = batch
+        if self.augment is not None and self.trainer is not None and self.trainer.training:
+            images = self.augment(images)
         if dataloader_idx == 0:
             return self.preprocess(images), labels
         other = list(self.eval_sets.values())[dataloader_idx - 1]
@@ -190,3 +202,12 @@ class InMemoryImageDataModule(LightningDataModule):
         if images.shape[-2:] != self.input_shape[1:]:
             images = F.interpolate(images, size=self.input_shape[1:], mode="bilinear")
         return images, labels
+
+    def state_dict(self) -> dict[str, Any]:
+        """Saved in checkpoints: where the augmentation's random draws are."""
+        return {"augment": self.augment.state_dict()} if self.augment else {}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore the augmentation's random draws from a checkpoint."""
+        if self.augment and "augment" in state_dict:
+            self.augment.load_state_dict(state_dict["augment"])
