@@ -11,7 +11,7 @@ else
   STAMP := $(VENV)/.installed
 endif
 
-.PHONY: install train test test-fast lint format clean help
+.PHONY: install train test test-fast lint format runs clean help
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -42,6 +42,9 @@ lint: $(STAMP)  ## Check formatting and lint with ruff
 format: $(STAMP)  ## Format and auto-fix with ruff
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
+
+runs: $(STAMP)  ## Table of an experiment's runs: make runs [EXP=logs/<name>] (default: newest)
+	$(PY) src/compare.py $(EXP)
 
 clean:  ## Remove caches (keeps .venv, data/ and logs/)
 	rm -rf .pytest_cache .ruff_cache

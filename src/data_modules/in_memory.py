@@ -10,6 +10,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
 from data_modules.augment import BatchAugment
+from data_modules.folds import check_folds, fold_parts
 
 STAGES = ("train", "val", "test")
 
@@ -61,6 +62,10 @@ class InMemoryImageDataModule(LightningDataModule):
             `torchvision.transforms.v2.RandomResizedCrop`, or any callable taking and
             returning one float image (C, H, W) in [0, 1]. Never applied to validation,
             test or predict batches, nor built into exports.
+        num_folds: Cross-validation: cut the non-test images into this many stratified folds
+            (seeded by `split_seed`; `val_fraction` and a given val part are then not used
+            as such); null: no folds.
+        fold: The fold held out for validation, in 0..num_folds-1 (see `src/kfold.py`).
     """
 
     #: Number of target classes and the shape of one image as (channels, height, width).
@@ -82,8 +87,11 @@ class InMemoryImageDataModule(LightningDataModule):
         pin_memory: bool = False,
         eval_sets: dict[str, "InMemoryImageDataModule"] | None = None,
         augment: list[nn.Module | Callable[..., Any]] | None = None,
+        num_folds: int | None = None,
+        fold: int = 0,
     ) -> None:
         super().__init__()
+        check_folds(num_folds, fold)
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if not 0.0 < val_fraction < 1.0:
@@ -121,7 +129,10 @@ class InMemoryImageDataModule(LightningDataModule):
         if self.datasets:
             return
         parts = self.load()
-        if "val" not in parts:
+        hp = self.hparams
+        if hp.num_folds:  # cross-validation: fold k of the non-test images is val
+            parts.update(fold_parts(parts, hp.num_folds, hp.fold, hp.split_seed))
+        elif "val" not in parts:
             images, labels = parts["train"]
             generator = torch.Generator().manual_seed(self.hparams.split_seed)
             order = torch.randperm(len(labels), generator=generator)

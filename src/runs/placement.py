@@ -164,7 +164,7 @@ def _drop_callbacks(trainer: Namespace, kind: type[Callback], reason: str) -> No
 
 
 def place_trainer_outputs(trainer: Namespace, run: RunDirectory) -> None:
-    """Point the trainer's root, loggers and checkpoint callbacks at `run`."""
+    """Point the trainer's root, loggers, checkpoint callbacks and profiler at `run`."""
     trainer.default_root_dir = str(run.path)
     if trainer.get("logger") in (None, True):  # Lightning's default logger, placed like ours
         trainer.logger = [Namespace(class_path=DEFAULT_LOGGER, init_args=Namespace())]
@@ -176,6 +176,10 @@ def place_trainer_outputs(trainer: Namespace, run: RunDirectory) -> None:
         _drop_callbacks(trainer, LearningRateMonitor, "No logger is configured")
     if trainer.get("limit_val_batches") == 0:
         _drop_callbacks(trainer, EarlyStopping, "Validation is off (limit_val_batches=0)")
+    profiler = trainer.get("profiler")
+    if isinstance(profiler, Namespace) and profiler.get("init_args") is not None:
+        if profiler.init_args.get("dirpath") is None:  # its report goes into the run
+            profiler.init_args.dirpath = str(run.path)
     for callback in _as_list(trainer.get("callbacks")):
         cls = import_class(callback.class_path, "trainer.callbacks")
         if not issubclass(cls, ModelCheckpoint):

@@ -1,0 +1,117 @@
+"""Hyperparameter sweep with Optuna: every trial is a normal run directory.
+
+python src/sweep.py -c configs/sweep/digits_simplenet.yaml [--n_trials N] [--storage URL]
+
+Start the same command on several machines with one `--storage` to run workers in
+parallel; start it again to continue an interrupted sweep.
+"""
+
+import sys
+import time
+import traceback
+from dataclasses import fields
+
+from utils.bootstrap import setup_project
+
+setup_project(__file__)
+
+import optuna  # noqa: E402
+from jsonargparse import ActionConfigFile, ArgumentParser  # noqa: E402
+from optuna.trial import TrialState  # noqa: E402
+
+from sweeps.results import (  # noqa: E402
+    RUN_DIR,
+    record_trial,
+    write_best_config,
+    write_plots,
+    write_trials_csv,
+)  # noqa: E402
+from sweeps.space import Sweep, check_space, suggest  # noqa: E402
+from sweeps.study import claim_trial, open_storage, open_study  # noqa: E402
+from sweeps.trial import TrialPruning, check_keys, fit_args, fit_trial  # noqa: E402
+from utils.errors import ConfigError  # noqa: E402
+
+
+def parse(args: list[str] | None = None) -> Sweep:
+    """Read the sweep file(s) and flags into a `Sweep` (jsonargparse checks the types)."""
+    parser = ArgumentParser(prog="sweep.py", description=Sweep.__doc__, default_env=False)
+    parser.add_argument("-c", "--config", action=ActionConfigFile, help="A sweep YAML file.")
+    parser.add_class_arguments(Sweep, None)
+    config = parser.instantiate(parser.parse_args(args))
+    return Sweep(**{f.name: config[f.name] for f in fields(Sweep)})
+
+
+def tell(study: optuna.Study, trial: optuna.Trial, **result: object) -> bool:
+    """Report a finished trial; False once the sampler has nothing left to try.
+
+    A grid or brute-force sampler that has tried everything calls `study.stop()`, which
+    Optuna allows only inside `study.optimize`; the result is stored all the same.
+    """
+    try:
+        study.tell(trial, **result)
+    except RuntimeError as error:
+        if "Study.stop" not in str(error):
+            raise
+        return False
+    return True
+
+
+def run_trial(sweep: Sweep, study: optuna.Study, trial: optuna.Trial) -> bool:
+    """Sample, fit and report one trial (a failed or pruned one does not stop the sweep).
+
+    Returns False when the sampler has nothing left to try.
+    """
+    if sweep.sampler is None:  # seeded per trial: workers sharing a study draw different values
+        study.sampler = optuna.samplers.TPESampler(seed=sweep.seed + trial.number)
+    values = {key: suggest(trial, key, p) for key, p in sweep.params.items()}
+    version = f"trial-{trial.number:04d}"
+    trial.set_user_attr(RUN_DIR, str(sweep.folder / version))
+    callback = TrialPruning(trial, sweep.monitor, values)
+    started = time.monotonic()
+    try:
+        value = fit_trial(fit_args(sweep, values, version), callback, sweep.direction)
+    except optuna.TrialPruned:
+        result, outcome = (
+            {"state": TrialState.PRUNED},
+            f"pruned after {len(callback.values)} epoch(s)",
+        )
+    except Exception:  # a failed trial is recorded and the sweep goes on
+        traceback.print_exc()
+        result, outcome = {"state": TrialState.FAIL}, "failed (traceback above)"
+    else:
+        result, outcome = {"values": value}, f"{sweep.monitor} = {value:.4f}"
+    go_on = tell(study, trial, **result)
+    record_trial(study, trial.number)
+    print(f"Trial {trial.number}: {outcome} in {time.monotonic() - started:.0f} s, {values}")
+    return go_on
+
+
+def main(args: list[str] | None = None) -> None:
+    """Run trials until the study holds `n_trials`, then write the results."""
+    try:
+        sweep = parse(args)
+        check_space(sweep)
+        check_keys(sweep)
+        storage = open_storage(sweep)
+        study = open_study(sweep, storage)
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
+    while (trial := claim_trial(study, storage, sweep.n_trials)) is not None:
+        if not run_trial(sweep, study, trial):
+            break
+    sweep.folder.mkdir(parents=True, exist_ok=True)
+    write_trials_csv(study, sweep.folder / "trials.csv")
+    best = write_best_config(study, sweep.folder / "best.yaml")
+    for note in write_plots(study, sweep.folder):
+        print(f"Plot skipped: {note}")
+    states = [t.state.name.lower() for t in study.get_trials(deepcopy=False)]
+    summary = ", ".join(f"{states.count(s)} {s}" for s in dict.fromkeys(states))
+    print(f"Sweep {sweep.name}: {summary}; results in {sweep.folder}")
+    if best is not None:
+        print(f"Best: trial {best.number}, {sweep.monitor} = {best.value:.4f}, {best.params}")
+        print(f"Train it again: python src/main.py fit -c {sweep.folder / 'best.yaml'}")
+
+
+if __name__ == "__main__":
+    main()

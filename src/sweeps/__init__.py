@@ -1,0 +1,1 @@
+"""Optuna sweeps whose trials are ordinary run directories (see `src/sweep.py`)."""

@@ -1,0 +1,104 @@
+"""Run one trial: a `fit` through the template's CLI, in its own run directory."""
+
+import json
+from typing import Any
+
+import optuna
+from optuna_integration import PyTorchLightningPruningCallback
+
+from runs.launch import build_cli, resolved_config
+from sweeps.space import Sweep, corner_values
+from utils.errors import ConfigError
+
+
+def fit_args(sweep: Sweep, values: dict[str, Any], version: str | None = None) -> list[str]:
+    """The `fit` arguments (without the subcommand) of a trial with these values."""
+    args = [arg for config in sweep.configs for arg in ("-c", config)]
+    for key, value in {**sweep.overrides, **values}.items():
+        args.append(f"--{key}={json.dumps(value)}")
+    args += ["--run.root", sweep.root, "--run.name", sweep.name]
+    if version is not None:
+        args += ["--run.version", version]
+    return args
+
+
+def _has_key(config: dict, key: str) -> bool:
+    """Whether `key` names a value of `config` (the `init_args` steps may be left out)."""
+    node: Any = config
+    for part in key.split("."):
+        if isinstance(node, dict) and part not in node and "init_args" in node:
+            node = node["init_args"]
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return True
+
+
+def check_keys(sweep: Sweep) -> None:
+    """Check, before any trial, that the configs parse and every bound and choice fits them."""
+    where = f"the configs {' '.join(sweep.configs)} with the sweep's overrides"
+    try:
+        config = resolved_config(fit_args(sweep, {}))
+    except ConfigError as error:
+        raise ConfigError(f"{where} do not parse: {error}") from None
+    for key in sweep.params:
+        if not _has_key(config, key):
+            raise ConfigError(
+                f"params.{key}: no such key in {where}; name it as `fit --print_config` "
+                "shows it, e.g. model.init_args.optimizer.init_args.lr"
+            )
+    for values in corner_values(sweep):
+        try:
+            resolved_config(fit_args(sweep, values))
+        except ConfigError as error:
+            raise ConfigError(f"params: the values {values} are refused: {error}") from None
+
+
+class TrialPruning(PyTorchLightningPruningCallback):
+    """Optuna's pruning callback that also keeps the monitored values and logs the params.
+
+    Added by the sweep driver (it needs the live trial), so it is not in the trial's
+    `config.yaml`: `fit -c <trial>/config.yaml` trains the same run without pruning.
+    """
+
+    def __init__(self, trial: optuna.Trial, monitor: str, params: dict[str, Any]) -> None:
+        super().__init__(trial, monitor)
+        self.params = params
+        self.values: list[float] = []
+
+    def on_fit_start(self, trainer: Any, pl_module: Any) -> None:
+        """Log the trial number and sampled params to every configured logger."""
+        super().on_fit_start(trainer, pl_module)
+        record = {
+            "sweep/trial": self._trial.number,
+            **{f"sweep/{k}": v for k, v in self.params.items()},
+        }
+        for logger in trainer.loggers:
+            logger.log_hyperparams(
+                {k: json.dumps(v) if isinstance(v, list) else v for k, v in record.items()}
+            )
+
+    def on_validation_end(self, trainer: Any, pl_module: Any) -> None:
+        """Keep the epoch's monitored value, report it and prune if the pruner says so."""
+        value = trainer.callback_metrics.get(self.monitor)
+        if not trainer.sanity_checking and value is not None:
+            self.values.append(float(value))
+        super().on_validation_end(trainer, pl_module)
+
+
+def fit_trial(args: list[str], callback: TrialPruning, direction: str) -> float:
+    """Fit with the CLI plus `callback`; return the best monitored value.
+
+    Raises `optuna.TrialPruned` when pruned; any failure of the fit propagates.
+    """
+    try:
+        cli = build_cli(args, run=False)
+    except SystemExit as done:  # the parser rejected the arguments (message already printed)
+        raise RuntimeError(f"the trial's config was refused (exit code {done.code})") from None
+    cli.trainer.callbacks.insert(0, callback)  # its params reach the loggers with the config
+    cli.trainer.fit(cli.model, datamodule=cli.datamodule)
+    if not callback.values:
+        logged = ", ".join(sorted(cli.trainer.callback_metrics)) or "none"
+        raise ConfigError(f"monitor {callback.monitor!r} was never logged (logged: {logged})")
+    pick = max if direction == "maximize" else min
+    return pick(callback.values)

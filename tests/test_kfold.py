@@ -1,0 +1,114 @@
+"""k-fold cross-validation: stratified folds of the train part, kfold.py runs and summary."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from data_modules import DigitsDataModule
+from data_modules.folds import fold_split
+from helpers import DIGITS, ROOT, read_json
+
+FOLDS = 3
+#: One fold: 3 epochs of 3 training batches.
+TINY_FOLD = ["--trainer.max_epochs", "3", "--trainer.limit_train_batches", "3"]
+
+
+def test_folds_are_stratified_disjoint_and_cover_the_train_part():
+    labels = torch.arange(10).repeat_interleave(30)[torch.randperm(300)]
+    vals = [fold_split(labels, 5, k, seed=1)[1] for k in range(5)]
+    assert sorted(torch.cat(vals).tolist()) == list(range(300)), "every index in exactly one fold"
+    for k, val in enumerate(vals):
+        train, _ = fold_split(labels, 5, k, seed=1)
+        assert set(train.tolist()) == set(range(300)) - set(val.tolist())
+        assert torch.bincount(labels[val], minlength=10).tolist() == [6] * 10, "stratified"
+    assert torch.equal(fold_split(labels, 5, 0, seed=1)[1], vals[0]), "seeded"
+    assert not torch.equal(fold_split(labels, 5, 0, seed=2)[1], vals[0])
+
+
+def test_digits_folds_leave_the_test_part_alone():
+    plain = DigitsDataModule()
+    plain.setup()
+    train_size = len(plain.datasets["train"]) + len(plain.datasets["val"])
+    seen = []
+    for fold in range(FOLDS):
+        data = DigitsDataModule(num_folds=FOLDS, fold=fold)
+        data.setup()
+        assert torch.equal(data.datasets["test"].images, plain.datasets["test"].images)
+        assert len(data.datasets["train"]) + len(data.datasets["val"]) == train_size
+        seen.append(data.datasets["val"].labels)
+    assert sum(len(v) for v in seen) == train_size, (
+        "the folds' validation parts tile the train part"
+    )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"num_folds": 1}, "num_folds must be >= 2"),
+        ({"num_folds": 3, "fold": 3}, "fold must be in 0..2"),
+    ],
+)
+def test_bad_fold_arguments_are_refused(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        DigitsDataModule(**kwargs)
+
+
+def start_kfold(*args: str) -> subprocess.Popen:
+    """Start `python src/kfold.py ARGS` in a subprocess."""
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "src" / "kfold.py"), *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_kfold_with_too_few_folds_is_one_error(tmp_path):
+    process = start_kfold(*DIGITS, "--num_folds", "1", "--run.root", str(tmp_path))
+    _, err = process.communicate(timeout=300)
+    assert process.returncode == 2 and err.strip() == "error: --num_folds must be >= 2, got 1"
+
+
+@pytest.mark.slow
+def test_an_interrupted_kfold_continues_and_summarises_every_fold(tmp_path):
+    args = [*DIGITS, "--num_folds", str(FOLDS), "--run.root", str(tmp_path), "--run.name", "cv"]
+    experiment = tmp_path / "cv"
+    process = start_kfold(*args, *TINY_FOLD)
+    deadline = time.monotonic() + 300
+    while not (experiment / "fold-1" / "config.yaml").exists():  # fold 1 is training
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()[1]
+        time.sleep(0.1)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert (experiment / "fold-0" / "validate_metrics.json").is_file()
+    assert not (experiment / "fold-1" / "validate_metrics.json").exists()
+
+    process = start_kfold(*args, *TINY_FOLD)
+    out, err = process.communicate(timeout=600)
+    assert process.returncode == 0, err[-3000:]
+    assert "fold 0: done before, skipped" in out
+    assert len(read_json(experiment / "fold-0" / "provenance.json")["entries"]) == 1
+
+    summary = read_json(experiment / "cv_summary.json")
+    assert summary["num_folds"] == FOLDS
+    metrics = summary["metrics"]
+    assert {"val/acc", "val/loss", "test/acc", "test/loss"} <= set(metrics)
+    for key, entry in metrics.items():
+        per_run = []
+        for k in range(FOLDS):
+            name = "test_metrics.json" if key.startswith("test/") else "validate_metrics.json"
+            per_run.append(json.loads((experiment / f"fold-{k}" / name).read_text())[key])
+        assert entry["values"] == per_run
+        assert entry["mean"] == pytest.approx(sum(per_run) / FOLDS)
+        assert entry["std"] == pytest.approx(torch.tensor(per_run).std().item())
+    acc = metrics["test/acc"]
+    assert f"{acc['mean']:.4f} ± {acc['std']:.4f}" in out

@@ -1,0 +1,257 @@
+"""Optuna sweeps: trials are run directories; bad spaces, pruning, resume, PostgreSQL workers."""
+
+import csv
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+import yaml
+
+from helpers import ROOT, read_json, run_main
+
+#: A trial: 2 epochs of 3 training batches and 2 validation batches.
+TINY_TRIAL = {
+    "trainer.max_epochs": 2,
+    "trainer.limit_train_batches": 3,
+    "trainer.limit_val_batches": 2,
+}
+LR = "model.init_args.optimizer.init_args.lr"
+
+
+def sweep_file(tmp_path: Path, **changes) -> Path:
+    """A small sweep file in `tmp_path` (trials under `tmp_path/logs/t/`)."""
+    sweep = {
+        "name": "t",
+        "configs": ["configs/data/digits.yaml", "configs/model/simplenet.yaml"],
+        "root": str(tmp_path / "logs"),
+        "n_trials": 2,
+        "overrides": TINY_TRIAL,
+        "params": {
+            LR: {"type": "float", "low": 1e-3, "high": 1e-2, "log": True},
+            "model.init_args.net.init_args.channels": {
+                "type": "categorical",
+                "choices": [[8, 16], [16, 32]],
+            },
+        },
+    }
+    sweep.update(changes)
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump(sweep))
+    return path
+
+
+def start_sweep(*args: str, **popen) -> subprocess.Popen:
+    """Start `python src/sweep.py ARGS` in a subprocess."""
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "src" / "sweep.py"), *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **popen,
+    )
+
+
+def run_sweep(*args: str) -> tuple[int, str, str]:
+    """Run a sweep to the end; return its exit code, stdout and stderr."""
+    process = start_sweep(*args)
+    out, err = process.communicate(timeout=600)
+    return process.returncode, out, err
+
+
+def trials_csv(folder: Path) -> list[dict]:
+    """The rows of a sweep's trials.csv."""
+    with (folder / "trials.csv").open() as file:
+        return list(csv.DictReader(file))
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({}, "params: the search space is empty"),
+        (
+            {LR: {"type": "float", "low": 0.1, "high": 0.01}},
+            f"params.{LR}: a float range needs low < high",
+        ),
+        (
+            {LR: {"type": "float", "low": 0.0, "high": 0.1, "log": True}},
+            "a log scale needs low > 0",
+        ),
+        ({LR: {"type": "categorical", "choices": []}}, "needs a non-empty `choices` list"),
+        (
+            {"model.init_args.optimizer.init_args.lrr": {"type": "float", "low": 0.1, "high": 1}},
+            "params.model.init_args.optimizer.init_args.lrr: no such key",
+        ),
+        (
+            {"data.init_args.batch_size": {"type": "categorical", "choices": [32, "many"]}},
+            "params: the values {'data.init_args.batch_size': 'many'} are refused",
+        ),
+    ],
+)
+def test_a_bad_search_space_is_one_error_before_any_trial(tmp_path, capsys, params, expected):
+    import sweep
+
+    path = sweep_file(tmp_path, params=params)
+    with pytest.raises(SystemExit) as exit_info:
+        sweep.main(["-c", str(path)])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and expected in err[0], err
+    assert not (tmp_path / "logs").exists(), "nothing is written for a refused sweep"
+
+
+@pytest.mark.slow
+def test_pruned_and_completed_trials_are_runs_with_results(tmp_path):
+    """One good and one hopeless learning rate: the hopeless trial is pruned after epoch 1."""
+    path = sweep_file(
+        tmp_path,
+        params={LR: {"type": "categorical", "choices": [0.01, 1.0e-7]}},
+        sampler={"class_path": "optuna.samplers.BruteForceSampler", "init_args": {"seed": 0}},
+        pruner={"class_path": "optuna.pruners.ThresholdPruner", "init_args": {"lower": 0.3}},
+        overrides={**TINY_TRIAL, "trainer.limit_train_batches": 10},
+        configs=[
+            "configs/data/digits.yaml",
+            "configs/model/simplenet.yaml",
+            "configs/logger/csv.yaml",
+        ],
+    )
+    code, out, err = run_sweep("-c", str(path))
+    assert code == 0, err[-3000:]
+    folder = tmp_path / "logs" / "t"
+    rows = {float(row[LR]): row for row in trials_csv(folder)}
+    assert rows[1e-7]["state"] == "pruned" and rows[0.01]["state"] == "complete"
+    good, bad = Path(rows[0.01]["run_dir"]), Path(rows[1e-7]["run_dir"])
+    assert float(rows[0.01]["value"]) > 0.3
+    for run, state in ((good, "complete"), (bad, "pruned")):
+        assert (run / "config.yaml").is_file() and (run / "provenance.json").is_file()
+        assert (run / "checkpoints" / "last.ckpt").is_file() or state == "pruned"
+        assert read_json(run / "sweep_trial.json")["state"] == state
+        hparams = yaml.safe_load((run / "csv" / "hparams.yaml").read_text())
+        assert hparams[f"sweep/{LR}"] == (0.01 if run == good else 1e-7), "params reach loggers"
+    config = yaml.safe_load((good / "config.yaml").read_text())
+    assert config["model"]["init_args"]["optimizer"]["init_args"]["lr"] == 0.01
+    assert "Trial" not in str(config["trainer"]["callbacks"]), (
+        "the pruning callback is the driver's"
+    )
+    for plot in ("optimization_history.png", "parallel_coordinate.png"):
+        assert (folder / plot).stat().st_size > 10_000
+    assert "param_importances.png: needs 2 completed trial(s), have 1" in out
+
+    # best.yaml is a full config that trains the best trial again as a new run.
+    best = yaml.safe_load((folder / "best.yaml").read_text())
+    assert best["run"] == {"root": str(tmp_path / "logs"), "name": "t-best", "version": None}
+    done = run_main("fit", "-c", str(folder / "best.yaml"))
+    assert done.returncode == 0, done.stderr[-3000:]
+    [rerun] = (tmp_path / "logs" / "t-best").iterdir()
+    assert yaml.safe_load((rerun / "config.yaml").read_text())["model"] == config["model"]
+
+
+@pytest.mark.slow
+def test_a_killed_sweep_continues_to_n_trials(tmp_path):
+    path = sweep_file(tmp_path, n_trials=3, overrides={**TINY_TRIAL, "trainer.max_epochs": 4})
+    folder = tmp_path / "logs" / "t"
+    process = start_sweep("-c", str(path))
+    deadline = time.monotonic() + 300
+    while not (folder / "trial-0001" / "config.yaml").exists():  # trial 1 is training
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()[1]
+        time.sleep(0.2)
+    first = (folder / "trial-0000" / "config.yaml").read_text()
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+
+    code, out, err = run_sweep("-c", str(path))
+    assert code == 0, err[-3000:]
+    assert "Trial 1: its worker was killed; marked failed and replaced" in out
+    states = {int(row["number"]): row["state"] for row in trials_csv(folder)}
+    assert states == {0: "complete", 1: "interrupted", 2: "complete", 3: "complete"}
+    assert (folder / "trial-0000" / "config.yaml").read_text() == first, "trial 0 is not rerun"
+    study = optuna.load_study(study_name="t", storage=f"sqlite:///{folder / 'study.db'}")
+    assert study.trials[1].state == optuna.trial.TrialState.FAIL
+
+
+def _postgres_bin() -> Path | None:
+    found = shutil.which("pg_ctl")
+    if found:
+        return Path(found).parent
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
+    return versions[-1].parent if versions else None
+
+
+@pytest.fixture
+def postgres():
+    """A PostgreSQL server on a Unix socket in a temporary folder; yields its URL.
+
+    The folder is made directly in the system's temp folder: the server runs as user
+    `postgres` (initdb refuses root), which cannot enter pytest's private tmp folders.
+    """
+    binaries = _postgres_bin()
+    if binaries is None or shutil.which("runuser") is None:
+        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) or runuser are not installed")
+    folder = Path(tempfile.mkdtemp(prefix="pg-"))
+    data = folder / "data"
+    as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    if os.geteuid() == 0:
+        shutil.chown(folder, "postgres")
+    subprocess.run(
+        [*as_postgres, binaries / "initdb", "-A", "trust", "-U", "postgres", "-D", data],
+        check=True,
+        capture_output=True,
+    )
+    options = f"-k {folder} -c listen_addresses=''"
+    subprocess.run(
+        [
+            *as_postgres,
+            binaries / "pg_ctl",
+            "-D",
+            data,
+            "-o",
+            options,
+            "-w",
+            "-l",
+            folder / "server.log",
+            "start",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    try:
+        yield f"postgresql+psycopg2://postgres@/postgres?host={folder}"
+    finally:
+        subprocess.run(
+            [*as_postgres, binaries / "pg_ctl", "-D", data, "-m", "fast", "stop"],
+            capture_output=True,
+        )
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.mark.slow
+def test_two_workers_on_postgresql_run_exactly_n_trials(tmp_path, postgres):
+    path = sweep_file(tmp_path, n_trials=4)
+    workers = [start_sweep("-c", str(path), "--storage", postgres) for _ in range(2)]
+    results = [worker.communicate(timeout=600) for worker in workers]
+    assert [worker.returncode for worker in workers] == [0, 0], [err[-6000:] for _, err in results]
+    ran = [out.count("Trial ") for out, _ in results]
+    assert all(ran), f"both workers ran trials: {ran}"
+
+    study = optuna.load_study(study_name="t", storage=postgres)
+    assert [t.number for t in study.trials] == [0, 1, 2, 3]
+    assert {t.state for t in study.trials} == {optuna.trial.TrialState.COMPLETE}
+    params = {
+        (t.params[LR], t.params["model.init_args.net.init_args.channels"]) for t in study.trials
+    }
+    assert len(params) == 4, "each trial sampled its own values"
+    folder = tmp_path / "logs" / "t"
+    runs = sorted(p.name for p in folder.iterdir() if p.is_dir())
+    assert runs == [f"trial-000{n}" for n in range(4)]
+    for n, trial in enumerate(study.trials):
+        assert read_json(folder / runs[n] / "sweep_trial.json")["value"] == trial.value
+    assert not (folder / "study.db").exists(), "the given storage is used"
