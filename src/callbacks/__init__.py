@@ -7,6 +7,7 @@ from callbacks.metrics_writer import MetricsWriter
 from callbacks.nominal_batch_size import NominalBatchSize
 from callbacks.onnx_export import ONNXExport
 from callbacks.prediction_writer import PredictionWriter
+from callbacks.rng_state import RestoreRNG
 from callbacks.save_run_config import SaveRunConfig
 
 __all__ = [
@@ -17,5 +18,6 @@ __all__ = [
     "ONNXExport",
     "PredictionWriter",
     "RecordLoggerRuns",
+    "RestoreRNG",
     "SaveRunConfig",
 ]

@@ -11,6 +11,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from data_modules.augment import BatchAugment
 from data_modules.folds import check_folds, fold_parts
+from data_modules.resumable import ResumableLoader
 
 STAGES = ("train", "val", "test")
 
@@ -144,11 +145,10 @@ class InMemoryImageDataModule(LightningDataModule):
         for other in self.eval_sets.values():
             other.setup("test")
 
-    def _loader(self, split: str, shuffle: bool = False) -> DataLoader:
-        return DataLoader(
+    def _loader(self, split: str, loader: type[DataLoader] = DataLoader) -> DataLoader:
+        return loader(
             self.datasets[split],
             batch_size=self.batch_size,
-            shuffle=shuffle,
             num_workers=self.hparams.num_workers,
             pin_memory=self.hparams.pin_memory,
             persistent_workers=self.hparams.num_workers > 0,
@@ -156,8 +156,8 @@ class InMemoryImageDataModule(LightningDataModule):
         )
 
     def train_dataloader(self) -> DataLoader:
-        """Shuffled training batches."""
-        return self._loader("train", shuffle=True)
+        """Shuffled training batches, ordered by the seed and the epoch alone (resumable)."""
+        return self._loader("train", ResumableLoader)
 
     @property
     def eval_set_names(self) -> tuple[str, ...]:

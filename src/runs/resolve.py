@@ -5,7 +5,7 @@ from pathlib import Path
 import torch
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 
-from runs.directory import RunDirectory, RunError
+from runs.directory import CONFIG_NAME, RunDirectory, RunError
 
 LAST = "last.ckpt"
 
@@ -39,13 +39,21 @@ def _find_run(run: RunDirectory, keyword: str) -> RunDirectory:
     return newest
 
 
+def _stopped_before_its_first_checkpoint(run: RunDirectory, keyword: str, subcommand: str) -> bool:
+    """A fit of this run started (its config.yaml is there) but wrote no checkpoint yet."""
+    started = (run.path / CONFIG_NAME).is_file()
+    empty = not any(run.checkpoints.glob("*.ckpt"))
+    return keyword == "last" and subcommand == "fit" and started and empty
+
+
 def resolve_run(
     run: RunDirectory, ckpt_path: str | None, subcommand: str
 ) -> tuple[RunDirectory, str | None]:
     """Return the run directory to work in and the checkpoint file to load (or None).
 
     - `last` / `best`: that checkpoint of the given run (`--run.version`), or of the
-      newest run of the experiment.
+      newest run of the experiment. `fit --ckpt_path last` in a run stopped before its
+      first checkpoint starts that run again from the beginning.
     - a file path: it must exist; a checkpoint inside a run's `checkpoints/` folder makes
       the command work in that run (resume, or evaluate into it).
     - nothing: a new run (a fresh version unless one is given). `fit` refuses to start
@@ -53,6 +61,12 @@ def resolve_run(
     """
     if ckpt_path in ("last", "best"):
         run = _find_run(run, ckpt_path)
+        if _stopped_before_its_first_checkpoint(run, ckpt_path, subcommand):
+            rank_zero_warn(
+                f"--ckpt_path last: {run.path} was stopped before its first checkpoint; "
+                "it starts again from the beginning"
+            )
+            return run, None
         path = run.checkpoints / LAST if ckpt_path == "last" else best_checkpoint_of(run)
         if not path.is_file():
             raise RunError(f"--ckpt_path last: {path} not found")
