@@ -15,6 +15,8 @@ LAUNCHER_ENV = (
     "SLURM_JOB_ID",
     "SLURM_STEP_ID",
     "SLURM_NTASKS",
+    "SLURM_JOB_NAME",
+    "SLURM_RESTART_COUNT",
 )
 
 

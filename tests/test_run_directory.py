@@ -56,9 +56,20 @@ def test_torchrun_without_a_shared_id_asks_for_a_version(tmp_path, monkeypatch):
         new_version(tmp_path)
 
 
-@pytest.mark.parametrize(("tasks", "expected"), [("4", "slurm-77.3"), ("1", None)])
-def test_a_multi_task_srun_step_names_the_run(tmp_path, monkeypatch, tasks, expected):
-    for name, value in (("SLURM_JOB_ID", "77"), ("SLURM_STEP_ID", "3"), ("SLURM_NTASKS", tasks)):
+@pytest.mark.parametrize(
+    ("job_name", "tasks", "expected"),
+    [
+        ("train", "4", "slurm-77"),  # a batch job: the same run after a requeue
+        ("train", "1", "slurm-77"),
+        ("interactive", "4", "slurm-77.3"),  # srun in an interactive allocation: the step
+        ("bash", "1", None),  # one process in an interactive shell: a fresh version
+    ],
+)
+def test_a_slurm_job_or_multi_task_step_names_the_run(
+    tmp_path, monkeypatch, job_name, tasks, expected
+):
+    env = {"SLURM_JOB_ID": "77", "SLURM_STEP_ID": "3", "SLURM_NTASKS": tasks}
+    for name, value in {**env, "SLURM_JOB_NAME": job_name}.items():
         monkeypatch.setenv(name, value)
     version = new_version(tmp_path)
     assert version == expected if expected else version.startswith(time.strftime("%Y"))

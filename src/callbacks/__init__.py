@@ -9,6 +9,7 @@ from callbacks.onnx_export import ONNXExport
 from callbacks.prediction_writer import PredictionWriter
 from callbacks.rng_state import RestoreRNG
 from callbacks.save_run_config import SaveRunConfig
+from callbacks.slurm_requeue import SLURMRequeue
 
 __all__ = [
     "LogHyperparameters",
@@ -20,4 +21,5 @@ __all__ = [
     "RecordLoggerRuns",
     "RestoreRNG",
     "SaveRunConfig",
+    "SLURMRequeue",
 ]

@@ -10,6 +10,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
 from data_modules.augment import BatchAugment
+from data_modules.device_loader import DeviceBatches
 from data_modules.folds import check_folds, fold_parts
 from data_modules.resumable import ResumableLoader
 
@@ -55,6 +56,10 @@ class InMemoryImageDataModule(LightningDataModule):
         num_workers: DataLoader worker processes; 0 loads in the main process, which is
             fastest for tensors already in memory.
         pin_memory: Pin batches in page-locked memory for faster copies to a GPU.
+        device_resident: Copy each split to the accelerator once and gather every batch
+            there (`data_modules.device_loader.DeviceBatches`): no workers, no per-batch
+            copies; the same batches as the DataLoader path for the same seed. Needs
+            `num_workers: 0`, `pin_memory: false` and the data fitting in the accelerator.
         eval_sets: More data modules whose test images are evaluated as extra validation
             and test sets, named by their keys (logged as `val/acc/<name>`, `test/acc/<name>`);
             same classes and channels, resized to this data's image size.
@@ -86,6 +91,7 @@ class InMemoryImageDataModule(LightningDataModule):
         split_seed: int = 42,
         num_workers: int = 0,
         pin_memory: bool = False,
+        device_resident: bool = False,
         eval_sets: dict[str, "InMemoryImageDataModule"] | None = None,
         augment: list[nn.Module | Callable[..., Any]] | None = None,
         num_folds: int | None = None,
@@ -97,6 +103,11 @@ class InMemoryImageDataModule(LightningDataModule):
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if not 0.0 < val_fraction < 1.0:
             raise ValueError(f"val_fraction must be between 0 and 1, got {val_fraction}")
+        if device_resident and (num_workers or pin_memory):
+            raise ValueError(
+                "device_resident gathers batches on the device: set num_workers 0 and "
+                "pin_memory false (or device_resident false)"
+            )
         self.eval_sets = dict(eval_sets or {})
         for name, other in self.eval_sets.items():
             if other.num_classes != self.num_classes or other.input_shape[0] != self.input_shape[0]:
@@ -143,11 +154,20 @@ class InMemoryImageDataModule(LightningDataModule):
             parts["val"] = images[val_idx], labels[val_idx]
         self.datasets = {split: TensorBatchDataset(*parts[split]) for split in STAGES}
         for other in self.eval_sets.values():
+            other.trainer = self.trainer  # an extra set's device-resident data: same device
             other.setup("test")
 
-    def _loader(self, split: str, loader: type[DataLoader] = DataLoader) -> DataLoader:
+    def _loader(
+        self, split: str, loader: type[DataLoader] = DataLoader
+    ) -> DataLoader | DeviceBatches:
+        dataset = self.datasets[split]
+        if self.hparams.device_resident:
+            train = loader is ResumableLoader
+            return DeviceBatches.for_trainer(
+                dataset.images, dataset.labels, self.batch_size, train, self.trainer
+            )
         return loader(
-            self.datasets[split],
+            dataset,
             batch_size=self.batch_size,
             num_workers=self.hparams.num_workers,
             pin_memory=self.hparams.pin_memory,

@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from runs.slurm import batch_job_id
 from utils.errors import ConfigError
 
 #: Carries the version chosen by the launching process to the processes Lightning starts
@@ -21,11 +22,13 @@ class RunError(ConfigError):
 
 
 def launcher_version() -> str | None:
-    """The version every process of a `torchrun` or multi-task `srun` launch agrees on.
+    """The version every process of a `torchrun` launch or a SLURM job agrees on.
 
     Those launchers start all processes themselves, each parsing the command line on its
     own, so a random name would differ between them: the launch's id is used instead,
-    `torchrun-<rendezvous id>` or `slurm-<job id>.<step id>`. None outside such launches.
+    `torchrun-<rendezvous id>`, `slurm-<job id>` in a SLURM batch job (also after the job
+    is requeued, so it resumes the same run; see `runs.slurm`), or `slurm-<job id>.<step
+    id>` for a multi-task `srun` inside an interactive allocation. None outside such launches.
     """
     run_id = os.environ.get("TORCHELASTIC_RUN_ID")
     if run_id is not None and int(os.environ.get("WORLD_SIZE", "1")) > 1:
@@ -35,6 +38,8 @@ def launcher_version() -> str | None:
                 "so they cannot agree on a run directory: pass --run.version <name>"
             )
         return f"torchrun-{run_id}"
+    if batch_job_id():
+        return f"slurm-{batch_job_id()}"
     job, step = os.environ.get("SLURM_JOB_ID"), os.environ.get("SLURM_STEP_ID")
     if job and step and int(os.environ.get("SLURM_NTASKS", "1")) > 1:
         return f"slurm-{job}.{step}"

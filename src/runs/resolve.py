@@ -6,6 +6,7 @@ import torch
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 
 from runs.directory import CONFIG_NAME, RunDirectory, RunError
+from runs.slurm import requeued_checkpoint
 
 LAST = "last.ckpt"
 
@@ -57,7 +58,8 @@ def resolve_run(
     - a file path: it must exist; a checkpoint inside a run's `checkpoints/` folder makes
       the command work in that run (resume, or evaluate into it).
     - nothing: a new run (a fresh version unless one is given). `fit` refuses to start
-      over in a run that already has checkpoints.
+      over in a run that already has checkpoints, except in a requeued SLURM job, which
+      resumes the run from its newest checkpoint (see `runs.slurm`).
     """
     if ckpt_path in ("last", "best"):
         run = _find_run(run, ckpt_path)
@@ -84,7 +86,12 @@ def resolve_run(
         )
     if run.version is None:
         run = run.with_new_version()  # a launch id (torchrun, srun) may name an earlier run
-    if subcommand == "fit" and run.checkpoints.is_dir() and any(run.checkpoints.iterdir()):
+    if subcommand != "fit":
+        return run, None
+    requeued = requeued_checkpoint(run.path, run.checkpoints / LAST)
+    if requeued is not None:
+        return run, str(requeued)
+    if run.checkpoints.is_dir() and any(run.checkpoints.iterdir()):
         raise RunError(
             f"{run.path} already has checkpoints. Resume it with --ckpt_path last, "
             "or start a new run with --run.version null (or another name)"
