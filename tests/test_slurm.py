@@ -117,6 +117,13 @@ def test_a_job_requeued_on_sigusr1_resumes_in_the_same_run(tmp_path):
     kinds = [entry["kind"] for entry in read_json(run / "provenance.json")["entries"]]
     assert kinds == ["start", "resume"]
 
+    # The same weights as a run never stopped (bit-exact resume).
+    uninterrupted = run_main(*fit[:-1], str(tmp_path / "uninterrupted"))
+    assert uninterrupted.returncode == 0, uninterrupted.stderr[-3000:]
+    reference = only_run_dir(tmp_path / "uninterrupted") / "checkpoints" / "last.ckpt"
+    expected = torch.load(reference, weights_only=True)["state_dict"]
+    assert all(torch.equal(final["state_dict"][k], v) for k, v in expected.items())
+
 
 def test_the_requeue_callback_leaves_the_signal_alone_outside_slurm():
     from callbacks import SLURMRequeue
