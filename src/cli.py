@@ -98,12 +98,12 @@ class CLI(LightningCLI):
             default="high",
             help="torch.set_float32_matmul_precision before training; high allows TF32.",
         )
-        for source, target in (
-            ("data.num_classes", "model.init_args.num_classes"),
-            ("data.num_classes", "model.init_args.net.init_args.num_classes"),
-            ("data.input_shape", "model.init_args.net.init_args.input_shape"),
+        for attribute, target in (
+            ("num_classes", "model.init_args.num_classes"),
+            ("num_classes", "model.init_args.net.init_args.num_classes"),
+            ("input_shape", "model.init_args.net.init_args.input_shape"),
         ):
-            parser.link_arguments(source, target, apply_on="instantiate")
+            parser.link_data_attribute(attribute, target)
 
     @property
     def command_name(self) -> str:

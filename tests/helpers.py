@@ -106,3 +106,19 @@ def record_draw(image):
 
     DRAWS.append(torch.rand(()).item())
     return image
+
+
+def cli_error(capsys, *args: str) -> str:
+    """Run `main(args)` in this process; assert exit code 2 and one `error:` line; return it."""
+    from unittest import mock
+
+    import pytest
+
+    from cli import main
+
+    with mock.patch.object(sys, "argv", ["src/main.py"]), pytest.raises(SystemExit) as exited:
+        main(list(args))
+    assert exited.value.code == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, errors
+    return errors[0]

@@ -1,1 +1,5 @@
-"""Your own `torchmetrics.Metric` subclasses go here (the template uses stock torchmetrics)."""
+"""`torchmetrics.Metric` subclasses for what torchmetrics lacks."""
+
+from metrics.worst_class_accuracy import WorstClassAccuracy
+
+__all__ = ["WorstClassAccuracy"]

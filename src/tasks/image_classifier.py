@@ -1,16 +1,17 @@
-"""Image classification: cross-entropy, accuracy per stage, class predictions."""
+"""Image classification: cross-entropy, metrics per stage and loader, class predictions."""
 
 from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torchmetrics import MaxMetric, MeanMetric
+from torchmetrics import MaxMetric, MeanMetric, Metric
 from torchmetrics.classification import MulticlassAccuracy
 
-from tasks.base import OptimizedTask
+from tasks.base import OptimizedTask, _names_the_argument
+from tasks.stage_metrics import MetricCallable, StageMetrics
+from utils.errors import ConfigError
 
-STAGES = ("train", "val", "test")
 #: `torch.compile` modes: `reduce-overhead` replays CUDA graphs (small nets on a GPU),
 #: `max-autotune` searches for faster kernels (long compile).
 CompileMode = Literal["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"]
@@ -20,15 +21,20 @@ class ImageClassifier(OptimizedTask):
     """Trains `net` to classify images with cross-entropy.
 
     Logs `train/loss`, `train/acc`, `val/loss`, `val/acc`, `val/acc_best`, `test/loss` and
-    `test/acc`. Further validation/test loaders (a data module's `eval_sets`) are logged as
-    `val/acc/<name>`, `test/loss/<name>`, ..., with names from the data module's
-    `eval_set_names` (else the loader's index); the first loader keeps the plain keys, so
-    the monitored `val/acc` stays the same. `predict` returns the predicted class and its
-    probability per image.
+    `test/acc`, and `<stage>/<name>` for each of `metrics`. Further validation/test loaders
+    (a data module's `eval_sets`) are logged as `val/acc/<name>`, `test/loss/<name>`, ...,
+    with names from the data module's `eval_set_names`; the first loader keeps the plain
+    keys, so the monitored `val/acc` stays the same. `predict` returns the predicted class
+    and its probability per image.
 
     Args:
         net: The network; maps images to class logits.
         num_classes: Number of classes (linked from the data module by the CLI).
+        metrics: More metrics by name, logged as `<stage>/<name>`: a `torchmetrics.Metric`
+            class path and its `init_args` without `num_classes`, which the task passes.
+            E.g. `f1: torchmetrics.classification.MulticlassF1Score`, or
+            `top5: {class_path: torchmetrics.classification.MulticlassAccuracy,
+            init_args: {top_k: 5, average: micro}}`, or `metrics.WorstClassAccuracy`.
         compile: Compile the network with `torch.compile` (on its first batch; each new
             batch shape and train/eval switch compiles once more). Its parameter names stay
             as without compiling, so checkpoints load either way.
@@ -44,6 +50,7 @@ class ImageClassifier(OptimizedTask):
         self,
         net: nn.Module,
         num_classes: int = 10,
+        metrics: dict[str, MetricCallable] | None = None,
         compile: bool = False,
         compile_mode: CompileMode = "default",
         channels_last: bool = False,
@@ -57,14 +64,32 @@ class ImageClassifier(OptimizedTask):
             net.to(memory_format=torch.channels_last)
         if compile:
             net.compile(mode=compile_mode)  # in place: no `_orig_mod.` in parameter names
-        # ModuleDict keys may not shadow nn.Module attributes such as `train`.
-        # Plain accuracy: the fraction of images classified correctly (micro average).
-        self.accuracy = nn.ModuleDict(
-            {f"{s}_": MulticlassAccuracy(num_classes, average="micro") for s in STAGES}
-        )
-        self.mean_loss = nn.ModuleDict({f"{s}_": MeanMetric() for s in STAGES})
+        self.extra_metrics = dict(metrics or {})
+        self.make_metrics()  # a bad metric fails here, before any training
+        #: The metrics of each stage and loader, built in `setup()`.
+        self.metrics: StageMetrics | None = None
         self.val_acc_best = MaxMetric()
         self.val_acc_best.persistent(True)  # resume keeps the best value seen so far
+
+    def make_metrics(self) -> dict[str, Metric]:
+        """The metrics of one loader: mean loss, accuracy (micro average) and `metrics`."""
+        n = self.hparams.num_classes
+        made: dict[str, Metric] = {
+            "loss": MeanMetric(),
+            "acc": MulticlassAccuracy(n, average="micro"),
+        }
+        for name, make in self.extra_metrics.items():
+            key = f"model.metrics.{name}"
+            if name in made or not name or any(c in name for c in "./"):
+                raise ConfigError(f"{key}: name it other than loss or acc, without '.' or '/'")
+            with _names_the_argument(key):
+                made[name] = make(n)
+        return made
+
+    def setup(self, stage: str) -> None:
+        """Build a metric collection per stage and loader (extra loaders from `eval_set_names`)."""
+        names = getattr(self.trainer.datamodule, "eval_set_names", ())
+        self.metrics = StageMetrics(self.make_metrics(), names)
 
     def forward(self, images: Tensor) -> Tensor:
         """Return class logits."""
@@ -72,33 +97,14 @@ class ImageClassifier(OptimizedTask):
             images = images.contiguous(memory_format=torch.channels_last)
         return self.net(images)
 
-    def _eval_set_name(self, dataloader_idx: int) -> str:
-        names = getattr(self.trainer.datamodule, "eval_set_names", ())
-        return names[dataloader_idx - 1] if dataloader_idx <= len(names) else str(dataloader_idx)
-
-    def _metrics_key(self, stage: str, dataloader_idx: int) -> str:
-        """The key of one stage's loader in `mean_loss`/`accuracy`, made on first use."""
-        key = f"{stage}_" if dataloader_idx == 0 else f"{stage}_{dataloader_idx}"
-        if key not in self.accuracy:
-            accuracy = MulticlassAccuracy(self.hparams.num_classes, average="micro")
-            self.accuracy[key] = accuracy.to(self.device)
-            self.mean_loss[key] = MeanMetric().to(self.device)
-        return key
-
     def _shared_step(self, batch: tuple[Tensor, Tensor], stage: str, dataloader_idx: int = 0):
         images, labels = batch
         logits = self(images)
         loss = F.cross_entropy(logits, labels)
-        key = self._metrics_key(stage, dataloader_idx)
-        self.mean_loss[key](loss)
-        self.accuracy[key](logits, labels)
-        suffix = f"/{self._eval_set_name(dataloader_idx)}" if dataloader_idx else ""
-        for name, attribute in (("loss", "mean_loss"), ("acc", "accuracy")):
-            self.log(
-                f"{stage}/{name}{suffix}", getattr(self, attribute)[key],
-                on_step=False, on_epoch=True, prog_bar=not suffix,
-                add_dataloader_idx=False, metric_attribute=f"{attribute}.{key}",
-            )  # fmt: skip
+        # Keyword arguments reach the metrics whose `update` takes them: `value` the loss.
+        self.metrics.get(stage, dataloader_idx).update(preds=logits, target=labels, value=loss)
+        shown = ("loss", "acc") if dataloader_idx == 0 else ()
+        self.metrics.log(self, stage, dataloader_idx, prog_bar=shown)
         if stage == "train":
             self.log("train/loss_step", loss, on_step=True, on_epoch=False)
         return loss
@@ -110,20 +116,20 @@ class ImageClassifier(OptimizedTask):
     def validation_step(
         self, batch: tuple[Tensor, Tensor], batch_idx: int, dataloader_idx: int = 0
     ) -> None:
-        """Accumulate validation loss and accuracy of the batch's loader."""
+        """Accumulate the validation metrics of the batch's loader."""
         self._shared_step(batch, "val", dataloader_idx)
 
     def test_step(
         self, batch: tuple[Tensor, Tensor], batch_idx: int, dataloader_idx: int = 0
     ) -> None:
-        """Accumulate test loss and accuracy of the batch's loader."""
+        """Accumulate the test metrics of the batch's loader."""
         self._shared_step(batch, "test", dataloader_idx)
 
     def on_validation_epoch_end(self) -> None:
         """Track and log the best validation accuracy so far."""
         if self.trainer.sanity_checking:
             return
-        self.val_acc_best(self.accuracy["val_"].compute())
+        self.val_acc_best(self.metrics.get("val")["acc"].compute())
         self.log("val/acc_best", self.val_acc_best.compute(), prog_bar=True)
 
     def predict_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> dict[str, Tensor]:

@@ -1,10 +1,14 @@
-"""The CLI's argument parser: errors as one short message instead of a usage dump."""
+"""The CLI's argument parser: errors as one short message, loud links from the data module."""
 
 import os
 import sys
-from typing import NoReturn
+from collections.abc import Callable
+from typing import Any, NoReturn
 
+from jsonargparse import Namespace
 from lightning.pytorch.cli import LightningArgumentParser
+
+from utils.errors import ConfigError
 
 #: Lines of jsonargparse's nested messages that only describe the alternatives it tried.
 _GENERIC = (
@@ -31,6 +35,28 @@ def _debugging() -> bool:
     return os.environ.get("JSONARGPARSE_DEBUG", "").lower() in {"1", "true", "yes", "on"}
 
 
+class DataAttribute:
+    """Reads one attribute of the built data module for a link; a ConfigError if it is missing.
+
+    jsonargparse's own `data.<attribute>` link skips a data module without the attribute
+    silently, and the network is built with its default instead.
+    """
+
+    def __init__(self, attribute: str, target: str) -> None:
+        self.attribute, self.target = attribute, target
+        self.__name__ = f"{attribute}_of"  # `--help` shows the link as `num_classes_of(data)`
+
+    def __call__(self, data: Any) -> Any:
+        """The data module's value of the attribute."""
+        if not hasattr(data, self.attribute):
+            raise ConfigError(
+                f"data.{self.attribute}: {type(data).__name__} does not set `{self.attribute}`, "
+                f"which the configured {self.target} takes; set it in the data module "
+                "(a class attribute, or in __init__)"
+            )
+        return getattr(data, self.attribute)
+
+
 class Parser(LightningArgumentParser):
     """LightningArgumentParser that reports a bad option, value or file in one line.
 
@@ -38,6 +64,56 @@ class Parser(LightningArgumentParser):
     and the process exits with code 2 (argparse's usage listing is left out: for `fit`
     it is some fifty lines that hide the error).
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._data_links: list[DataAttribute] = []
+
+    def link_data_attribute(self, attribute: str, target: str) -> None:
+        """Pass the data module's `attribute` to `target` when the classes are built.
+
+        A target that the configured class does not take is skipped (`input_shape` for
+        torchvision's `resnet18`); one it takes, from a data module without the attribute,
+        is a ConfigError naming `data.<attribute>` before anything runs.
+        """
+        link = DataAttribute(attribute, target)
+        self.link_arguments("data", target, compute_fn=link, apply_on="instantiate")
+        self._data_links.append(link)
+
+    def instantiate(self, namespace: Namespace, *args: Any, **kwargs: Any) -> Namespace:
+        """Build the classes, linking the data's attributes into the targets the classes take.
+
+        jsonargparse would skip a link whose target the configured class lacks, but still
+        record its value, which Lightning then adds to the task's hyperparameters (and
+        `load_from_checkpoint` refuses); so those links are left out for this call. A link's
+        ConfigError is raised as it is, not wrapped.
+        """
+        group = getattr(self, "_links_group", None)  # jsonargparse's list of the links
+        links = list(group._group_actions) if group else []
+        for link in links:
+            if link.compute_fn in self._data_links and link.target[0] not in namespace:
+                group._group_actions.remove(link)
+        try:
+            return super().instantiate(namespace, *args, **kwargs)
+        except ValueError as error:
+            if isinstance(error.__cause__, ConfigError):
+                raise error.__cause__ from None
+            raise
+        finally:
+            if group:
+                group._group_actions[:] = links  # the next command may configure other classes
+
+    def add_function_arguments(
+        self, function: Callable, *args: Any, linked_targets: set[str] | None = None, **kwargs: Any
+    ) -> list[str]:
+        """Add a function's parameters: a factory as `class_path`, e.g. torchvision's `resnet18`.
+
+        jsonargparse hands the link targets inside a class_path to this method as it does to
+        `add_class_arguments`, but only that one accepts them ("unexpected keyword argument
+        'linked_targets'"). They only make linked parameters optional, which jsonargparse
+        does again after this call, so they are dropped here.
+        """
+        return super().add_function_arguments(function, *args, **kwargs)
 
     def error(self, message: str, ex: Exception | None = None) -> NoReturn:
         """Print `error: <message>` and exit 2; raise instead where jsonargparse expects it."""
