@@ -67,7 +67,7 @@ def git(repo: Path, *args: str) -> str:
 
 
 def write_shapes_folder(root: Path, per_class: int = 24, size: tuple[int, int] = (30, 36)) -> Path:
-    """Real image files of three drawn shapes in `root/<class>/`, as a user's folder would be.
+    """Real image files of three drawn shapes (bar, circle, cross) in `root/<class>/`.
 
     Formats cycle through PNG, JPEG and WebP; modes through RGB, grey and RGBA; sizes vary.
     Brightness and position vary per image, so a classifier has something to learn.
@@ -76,7 +76,7 @@ def write_shapes_folder(root: Path, per_class: int = 24, size: tuple[int, int] =
     from PIL import Image
 
     rng = np.random.default_rng(0)
-    for name in ("circle", "cross", "square"):
+    for name in ("bar", "circle", "cross"):
         (root / name).mkdir(parents=True, exist_ok=True)
         for i in range(per_class):
             height, width = size[0] + i % 3, size[1] - i % 4
@@ -86,7 +86,7 @@ def write_shapes_folder(root: Path, per_class: int = 24, size: tuple[int, int] =
             mask = {
                 "circle": (yy - cy) ** 2 + (xx - cx) ** 2 < 80,
                 "cross": (abs(yy - cy) < 3) | (abs(xx - cx) < 3),
-                "square": (abs(yy - cy) < 8) & (abs(xx - cx) < 8),
+                "bar": (abs(yy - cy) < 4) & (abs(xx - cx) < 13),
             }[name]
             pixels[mask] = rng.integers(150, 256, 3)
             image = Image.fromarray(pixels).convert(("RGB", "L", "RGBA")[i % 3])

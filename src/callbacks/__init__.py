@@ -1,5 +1,6 @@
 """Run-level features, one callback each. The CLI adds them; you can also use them in Python."""
 
+from callbacks.curves import Curves
 from callbacks.log_hyperparameters import LogHyperparameters
 from callbacks.logger_runs import RecordLoggerRuns
 from callbacks.lr_curve import LRCurve
@@ -10,8 +11,10 @@ from callbacks.prediction_writer import PredictionWriter
 from callbacks.rng_state import RestoreRNG
 from callbacks.save_run_config import SaveRunConfig
 from callbacks.slurm_requeue import SLURMRequeue
+from callbacks.test_report import TestReport
 
 __all__ = [
+    "Curves",
     "LogHyperparameters",
     "LRCurve",
     "MetricsWriter",
@@ -22,4 +25,5 @@ __all__ = [
     "RestoreRNG",
     "SaveRunConfig",
     "SLURMRequeue",
+    "TestReport",
 ]

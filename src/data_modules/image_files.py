@@ -1,14 +1,16 @@
 """Read image files (PNG, JPEG, WebP; grey, RGB or RGBA) into one uint8 tensor of a fixed size."""
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 
 import torch
-from lightning.pytorch.utilities import rank_zero_warn
+from lightning.pytorch.utilities import rank_zero_only
 from torch import Tensor
 
 #: File suffixes read as images (case-insensitive); other files in a folder are ignored.
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+log = logging.getLogger(__name__)
 #: How many unreadable files a warning names (the rest are counted).
 NAMED_SKIPPED = 5
 
@@ -46,8 +48,8 @@ def read_images(
 ) -> tuple[Tensor, list[int], list[Path]]:
     """Decode `paths`; return the stacked images, the indices read and the files skipped.
 
-    A file that cannot be decoded (corrupt, truncated, not really an image) is skipped,
-    and a warning names how many and the first few.
+    A file that cannot be decoded (corrupt, truncated, not really an image) is skipped
+    (tell the user with `warn_skipped`).
     """
     images, kept, skipped = [], [], []
     for index, path in enumerate(paths):
@@ -57,15 +59,17 @@ def read_images(
             skipped.append(path)
             continue
         kept.append(index)
-    warn_skipped(skipped)
     stacked = torch.stack(images) if images else torch.empty(0, channels, *size, dtype=torch.uint8)
     return stacked, kept, skipped
 
 
 def warn_skipped(skipped: Sequence[Path | str]) -> None:
-    """Warn that `skipped` files could not be read, naming the first few."""
+    """Log a warning that `skipped` files could not be read, naming the first few.
+
+    A logged warning, not a Python one, so `--ignore_warnings` does not hide lost data.
+    """
     if not skipped:
         return
     named = ", ".join(str(p) for p in skipped[:NAMED_SKIPPED])
     more = f" and {len(skipped) - NAMED_SKIPPED} more" if len(skipped) > NAMED_SKIPPED else ""
-    rank_zero_warn(f"{len(skipped)} unreadable image file(s) skipped: {named}{more}")
+    rank_zero_only(log.warning)(f"{len(skipped)} unreadable image file(s) skipped: {named}{more}")
