@@ -57,7 +57,7 @@ def test_image_folder_run_shows_what_it_gets_wrong(folder_run):
     assert "1 unreadable image file(s) skipped" in result.stderr and "broken.png" in result.stderr
     for name in PICTURES:
         width, height = _png_size(run / name)
-        assert width >= 400 and height >= 150, (name, width, height)
+        assert width >= 300 and height >= 150, (name, width, height)
     with open(run / "test_report.csv") as file:
         rows = list(csv.DictReader(file))
     assert [row["class"] for row in rows] == CLASSES
