@@ -26,7 +26,7 @@ from sweeps.results import (  # noqa: E402
     write_plots,
     write_trials_csv,
 )  # noqa: E402
-from sweeps.space import Sweep, check_space, suggest  # noqa: E402
+from sweeps.space import Sweep, check_space, short_names, suggest  # noqa: E402
 from sweeps.study import claim_trial, open_storage, open_study  # noqa: E402
 from sweeps.trial import TrialPruning, check_keys, fit_args, fit_trial  # noqa: E402
 from utils.errors import ConfigError  # noqa: E402
@@ -63,10 +63,11 @@ def run_trial(sweep: Sweep, study: optuna.Study, trial: optuna.Trial) -> bool:
     """
     if sweep.sampler is None:  # seeded per trial: workers sharing a study draw different values
         study.sampler = optuna.samplers.TPESampler(seed=sweep.seed + trial.number)
-    values = {key: suggest(trial, key, p) for key, p in sweep.params.items()}
+    names = short_names(list(sweep.params))
+    values = {key: suggest(trial, names[key], p) for key, p in sweep.params.items()}
     version = f"trial-{trial.number:04d}"
     trial.set_user_attr(RUN_DIR, str(sweep.folder / version))
-    callback = TrialPruning(trial, sweep.monitor, values)
+    callback = TrialPruning(trial, sweep.monitor, {names[k]: v for k, v in values.items()})
     started = time.monotonic()
     try:
         value = fit_trial(fit_args(sweep, values, version), callback, sweep.direction)
@@ -82,7 +83,8 @@ def run_trial(sweep: Sweep, study: optuna.Study, trial: optuna.Trial) -> bool:
         result, outcome = {"values": value}, f"{sweep.monitor} = {value:.4f}"
     go_on = tell(study, trial, **result)
     record_trial(study, trial.number)
-    print(f"Trial {trial.number}: {outcome} in {time.monotonic() - started:.0f} s, {values}")
+    shown = ", ".join(f"{names[k]}={v}" for k, v in values.items())
+    print(f"Trial {trial.number}: {outcome} in {time.monotonic() - started:.0f} s: {shown}")
     return go_on
 
 

@@ -74,6 +74,13 @@ def trials_csv(folder: Path) -> list[dict]:
         return list(csv.DictReader(file))
 
 
+def test_params_are_named_by_their_shortest_unique_ending():
+    from sweeps.space import short_names
+
+    keys = [LR, "model.init_args.net.init_args.lr", "data.init_args.batch_size"]
+    assert list(short_names(keys).values()) == ["optimizer.lr", "net.lr", "batch_size"]
+
+
 @pytest.mark.parametrize(
     ("params", "expected"),
     [
@@ -127,7 +134,7 @@ def test_pruned_and_completed_trials_are_runs_with_results(tmp_path):
     code, out, err = run_sweep("-c", str(path))
     assert code == 0, err[-3000:]
     folder = tmp_path / "logs" / "t"
-    rows = {float(row[LR]): row for row in trials_csv(folder)}
+    rows = {float(row["lr"]): row for row in trials_csv(folder)}
     assert rows[1e-7]["state"] == "pruned" and rows[0.01]["state"] == "complete"
     good, bad = Path(rows[0.01]["run_dir"]), Path(rows[1e-7]["run_dir"])
     assert float(rows[0.01]["value"]) > 0.3
@@ -136,7 +143,7 @@ def test_pruned_and_completed_trials_are_runs_with_results(tmp_path):
         assert (run / "checkpoints" / "last.ckpt").is_file() or state == "pruned"
         assert read_json(run / "sweep_trial.json")["state"] == state
         hparams = yaml.safe_load((run / "csv" / "hparams.yaml").read_text())
-        assert hparams[f"sweep/{LR}"] == (0.01 if run == good else 1e-7), "params reach loggers"
+        assert hparams["sweep/lr"] == (0.01 if run == good else 1e-7), "params reach loggers"
     config = yaml.safe_load((good / "config.yaml").read_text())
     assert config["model"]["init_args"]["optimizer"]["init_args"]["lr"] == 0.01
     assert "Trial" not in str(config["trainer"]["callbacks"]), (
@@ -245,9 +252,7 @@ def test_two_workers_on_postgresql_run_exactly_n_trials(tmp_path, postgres):
     study = optuna.load_study(study_name="t", storage=postgres)
     assert [t.number for t in study.trials] == [0, 1, 2, 3]
     assert {t.state for t in study.trials} == {optuna.trial.TrialState.COMPLETE}
-    params = {
-        (t.params[LR], t.params["model.init_args.net.init_args.channels"]) for t in study.trials
-    }
+    params = {(t.params["lr"], t.params["channels"]) for t in study.trials}
     assert len(params) == 4, "each trial sampled its own values"
     folder = tmp_path / "logs" / "t"
     runs = sorted(p.name for p in folder.iterdir() if p.is_dir())

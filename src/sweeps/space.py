@@ -79,6 +79,24 @@ class Sweep:
         return Path(self.root, self.name)
 
 
+def short_names(keys: list[str]) -> dict[str, str]:
+    """A short, unique name per config key: its shortest ending without `init_args`.
+
+    `model.init_args.optimizer.init_args.lr` is `lr` unless another key also ends in `lr`
+    (then `optimizer.lr`, ...). Optuna, `trials.csv`, the plots and the loggers use these.
+    """
+    parts = {key: [p for p in key.split(".") if p != "init_args"] for key in keys}
+    names = {}
+    for key, path in parts.items():
+        for length in range(1, len(path) + 1):
+            name = ".".join(path[-length:])
+            others = (".".join(p[-length:]) for k, p in parts.items() if k != key)
+            if name not in others:
+                break
+        names[key] = name
+    return names
+
+
 def _label(choice: Any) -> Any:
     """How Optuna stores a choice: scalars as they are, anything else as JSON text."""
     if choice is None or isinstance(choice, bool | int | float | str):
@@ -113,14 +131,14 @@ def check_space(sweep: Sweep) -> None:
             raise ConfigError(f"{where}: an int range needs whole numbers, got {p.low}..{p.high}")
 
 
-def suggest(trial: optuna.Trial, key: str, p: Param) -> Any:
-    """Sample the value of one config key for `trial`."""
+def suggest(trial: optuna.Trial, name: str, p: Param) -> Any:
+    """Sample the value of one config key (Optuna's param `name`) for `trial`."""
     if p.type == "float":
-        return trial.suggest_float(key, p.low, p.high, log=p.log, step=p.step)
+        return trial.suggest_float(name, p.low, p.high, log=p.log, step=p.step)
     if p.type == "int":
-        return trial.suggest_int(key, int(p.low), int(p.high), log=p.log, step=int(p.step or 1))
+        return trial.suggest_int(name, int(p.low), int(p.high), log=p.log, step=int(p.step or 1))
     labels = [_label(c) for c in p.choices]
-    return p.choices[labels.index(trial.suggest_categorical(key, labels))]
+    return p.choices[labels.index(trial.suggest_categorical(name, labels))]
 
 
 def corner_values(sweep: Sweep) -> list[dict[str, Any]]:

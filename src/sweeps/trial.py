@@ -62,6 +62,7 @@ class TrialPruning(PyTorchLightningPruningCallback):
     """
 
     def __init__(self, trial: optuna.Trial, monitor: str, params: dict[str, Any]) -> None:
+        """`params`: the trial's values by their short names, logged as `sweep/<name>`."""
         super().__init__(trial, monitor)
         self.params = params
         self.values: list[float] = []
