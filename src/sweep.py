@@ -83,7 +83,10 @@ def run_trial(sweep: Sweep, study: optuna.Study, trial: optuna.Trial) -> bool:
         result, outcome = {"values": value}, f"{sweep.monitor} = {value:.4f}"
     go_on = tell(study, trial, **result)
     record_trial(study, trial.number)
-    shown = ", ".join(f"{names[k]}={v}" for k, v in values.items())
+    shown = ", ".join(
+        f"{names[k]}={v:.4g}" if isinstance(v, float) else f"{names[k]}={v}"
+        for k, v in values.items()
+    )
     print(f"Trial {trial.number}: {outcome} in {time.monotonic() - started:.0f} s: {shown}")
     return go_on
 
