@@ -54,16 +54,27 @@ class ResumableLoader(DataLoader):
         self._served = 0
 
     def __iter__(self) -> Iterator[Any]:
-        self._served = self.sampler.skip // (self.batch_size or 1)
+        self._served = self._position()[1] // (self.batch_size or 1)
         for batch in super().__iter__():
             self._served += 1
             yield batch
 
+    def _position(self) -> tuple[int, int]:
+        """(epoch, samples to skip) of the sampler; (0, 0) for one Lightning swapped in.
+
+        `overfit_batches` replaces the sampler with a sequential one.
+        """
+        if isinstance(self.sampler, EpochSampler):
+            return self.sampler.epoch, self.sampler.skip
+        return 0, 0
+
     def state_dict(self) -> dict[str, int]:
         """The epoch and how many of its batches were handed out so far."""
-        return {"epoch": self.sampler.epoch, "batches": self._served}
+        return {"epoch": self._position()[0], "batches": self._served}
 
     def load_state_dict(self, state: dict[str, int]) -> None:
         """Continue the checkpointed epoch after the batches it had handed out."""
+        if not isinstance(self.sampler, EpochSampler):  # Lightning's own (overfit_batches)
+            return
         self.sampler.set_epoch(state["epoch"])
         self.sampler.skip = state["batches"] * (self.batch_size or 1)
