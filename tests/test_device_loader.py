@@ -6,7 +6,7 @@ import torch
 from data_modules import DigitsDataModule
 from data_modules.device_loader import DeviceBatches
 from data_modules.resumable import EpochSampler
-from helpers import DIGITS, only_run_dir, run_cli
+from helpers import DIGITS, only_run_dir, run_cli, run_main
 
 LOADERS = {"train": "train_dataloader", "val": "val_dataloader", "test": "test_dataloader"}
 
@@ -94,3 +94,21 @@ def test_a_fit_gives_the_same_weights_as_the_dataloader_path(tmp_path):
     assert plain.keys() == resident.keys()
     changed = [k for k in plain if not torch.equal(plain[k], resident[k])]
     assert not changed, changed
+
+
+@pytest.mark.slow
+def test_ddp_on_two_processes_trains_as_the_dataloader_path(tmp_path):
+    """Each process gathers its own shard on its device; the weights match the DataLoader's."""
+    ddp = ["--trainer.accelerator", "cpu", "--trainer.devices", "2", "--trainer.strategy", "ddp"]
+    args = ["fit", *DIGITS, *ddp, "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "4"]
+    args += ["--trainer.limit_val_batches", "1"]
+    states = []
+    for resident in ("false", "true"):
+        logs = tmp_path / resident
+        result = run_main(*args, "--data.device_resident", resident, "--run.root", str(logs))
+        assert result.returncode == 0, result.stderr[-3000:]
+        ckpt = torch.load(only_run_dir(logs) / "checkpoints" / "last.ckpt", weights_only=True)
+        assert ckpt["global_step"] == 4
+        states.append(ckpt["state_dict"])
+    plain, resident = states
+    assert all(torch.equal(plain[k], resident[k]) for k in plain)
