@@ -43,11 +43,10 @@ class WorstClassAccuracy(Metric):
         """
         if preds.ndim == target.ndim + 1:
             preds = preds.argmax(dim=1)
-        target = target.flatten()
-        self.total += torch.bincount(target, minlength=self.num_classes)
-        self.correct += torch.bincount(
-            target[preds.flatten() == target], minlength=self.num_classes
-        )
+        preds, target = preds.flatten(), target.flatten()
+        # scatter_add_: bincount and boolean masks would make the host wait for the GPU.
+        self.total.scatter_add_(0, target, torch.ones_like(target))
+        self.correct.scatter_add_(0, target, (preds == target).long())
 
     def compute(self) -> Tensor:
         """The lowest accuracy among the classes seen."""
