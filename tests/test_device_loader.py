@@ -59,7 +59,7 @@ def test_ddp_shards_are_disjoint_and_cover_the_data(monkeypatch):
     images, labels = torch.zeros(10, 1, 1, 1, dtype=torch.uint8), torch.arange(10)
 
     class FakeDDPTrainer:
-        world_size, predicting = 2, False
+        world_size, predicting, overfit_batches = 2, False, 0
         strategy = type("Strategy", (), {"root_device": torch.device("cpu")})
 
         def __init__(self, rank: int) -> None:
@@ -73,6 +73,14 @@ def test_ddp_shards_are_disjoint_and_cover_the_data(monkeypatch):
         assert [len(s) for s in shards] == [3, 3]  # 5 images each, in batches of 2
         first, second = ([y for _, batch in shard for y in batch.tolist()] for shard in shards)
         assert sorted(first + second) == list(range(10))
+
+
+def test_overfit_batches_trains_on_the_first_batches_in_order():
+    images, labels = torch.zeros(10, 1, 1, 1, dtype=torch.uint8), torch.arange(10)
+    trainer = type("Trainer", (), {"overfit_batches": 2, "world_size": 1})
+    trainer.strategy = type("Strategy", (), {"root_device": torch.device("cpu")})
+    loader = DeviceBatches.for_trainer(images, labels, 4, True, trainer)
+    assert [y.tolist() for _, y in _epochs(loader, 2)] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]] * 2
 
 
 def test_refuses_workers_and_pinned_memory():

@@ -7,7 +7,7 @@ import torch
 from lightning.pytorch import Trainer
 from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from torch import Tensor
-from torch.utils.data import DataLoader, DistributedSampler, Sampler
+from torch.utils.data import DataLoader, DistributedSampler, Sampler, SequentialSampler
 
 from data_modules.resumable import EpochSampler
 
@@ -62,12 +62,14 @@ class DeviceBatches:
     ) -> "DeviceBatches":
         """Batches on the trainer's device, sampled as the DataLoader path samples them.
 
-        Training: an `EpochSampler` (order by seed and epoch, DDP shards, resumable).
-        Evaluation: in order; under DDP the process's shard, as Lightning gives a DataLoader
-        (padded to equal shards, unpadded when predicting). Without a trainer: the CPU.
+        Training: an `EpochSampler` (order by seed and epoch, DDP shards, resumable), in
+        order with `overfit_batches`. Evaluation: in order; under DDP the process's shard,
+        as Lightning gives a DataLoader (padded to equal shards, unpadded when predicting).
+        Without a trainer: the CPU.
         """
         indices = range(len(labels))
-        if train:
+        sampler: Sampler[int] = SequentialSampler(indices)
+        if train and not (trainer is not None and trainer.overfit_batches):
             sampler = EpochSampler(indices)
         elif trainer is not None and trainer.world_size > 1 and trainer.distributed_sampler_kwargs:
             shard = trainer.distributed_sampler_kwargs
@@ -76,8 +78,6 @@ class DeviceBatches:
             else:
                 seed = int(os.environ.get("PL_GLOBAL_SEED", 0))
                 sampler = DistributedSampler(indices, shuffle=False, seed=seed, **shard)
-        else:
-            sampler = None
         device = trainer.strategy.root_device if trainer is not None else "cpu"
         return cls(images, labels, batch_size, device, sampler)
 
