@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
 from helpers import DIGITS, ROOT, only_run_dir, read_json, run_main
 from runs import RunDirectory
@@ -131,3 +132,27 @@ def test_the_requeue_callback_leaves_the_signal_alone_outside_slurm():
     before = signal.getsignal(signal.SIGUSR1)
     SLURMRequeue().setup(trainer=None, pl_module=None, stage="fit")
     assert signal.getsignal(signal.SIGUSR1) is before
+
+
+@pytest.mark.slow
+def test_the_batch_script_runs_a_fit_sized_from_the_allocation(tmp_path):
+    bin_dir, logs = tmp_path / "bin", tmp_path / "logs"
+    bin_dir.mkdir()
+    srun = bin_dir / "srun"  # runs the one task here, leaving out srun's own options
+    srun.write_text('#!/bin/sh\nwhile [ "${1#--}" != "$1" ]; do shift; done\nexec "$@"\n')
+    srun.chmod(0o755)
+    env = {**os.environ, **SLURM_ENV, "SLURM_JOB_NUM_NODES": "1", "SLURM_NTASKS_PER_NODE": "1"}
+    env.update(SLURM_SUBMIT_DIR=str(ROOT), PYTHON=sys.executable, PYTHONWARNINGS="ignore")
+    env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
+    result = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "slurm" / "train.sbatch"), *DIGITS,
+         "--trainer.accelerator", "cpu", "--trainer.max_epochs", "1",
+         "--trainer.limit_train_batches", "2", "--run.root", str(logs)],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "job 4242, start 0: 1 node(s) x 1 process(es)" in result.stdout
+    run = only_run_dir(logs)
+    assert run.name == "slurm-4242" and (run / "checkpoints" / "last.ckpt").is_file()
+    trainer = yaml.safe_load((run / "config.yaml").read_text())["trainer"]
+    assert (trainer["num_nodes"], int(trainer["devices"])) == (1, 1)  # "8" means 8 GPUs
