@@ -11,10 +11,10 @@ else
   STAMP := $(VENV)/.installed
 endif
 
-.PHONY: install train test test-fast lint format runs clean help
+.PHONY: install train test test-fast lint format runs components clean help
 
 help:  ## List the targets
-	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
@@ -45,6 +45,9 @@ format: $(STAMP)  ## Format and auto-fix with ruff
 
 runs: $(STAMP)  ## Table of an experiment's runs: make runs [EXP=logs/<name>] (default: newest)
 	$(PY) src/compare.py $(EXP)
+
+components: $(STAMP)  ## List the shipped configs and the classes each config slot can name
+	$(PY) scripts/list_components.py
 
 clean:  ## Remove caches (keeps .venv, data/ and logs/)
 	rm -rf .pytest_cache .ruff_cache

@@ -32,9 +32,11 @@ from callbacks.provenance import Provenance
 from runs import RunDirectory
 from runs.placement import place_trainer_outputs
 from runs.resolve import resolve_run
+from runs.seed import random_seed
 from runs.test_after_fit import test_after_fit
 from utils.errors import ConfigError
 from utils.parser import Parser, summarize
+from utils.quiet import quiet_lightning
 
 PROJECT_ROOT = Path(os.environ.get("PROJECT_ROOT", Path(__file__).resolve().parent.parent))
 DEFAULT_CONFIG = PROJECT_ROOT / "configs" / "default.yaml"
@@ -58,6 +60,7 @@ class CLI(LightningCLI):
     """
 
     def __init__(self, args: list[str] | None = None, run: bool = True) -> None:
+        quiet_lightning()
         defaults = {"default_config_files": [str(DEFAULT_CONFIG)]}
         #: The command line recorded in the run's provenance.
         self.command = list(sys.argv) if args is None else [sys.argv[0], *args]
@@ -119,6 +122,15 @@ class CLI(LightningCLI):
     def run_dir(self) -> Path:
         """The run directory of the current command."""
         return RunDirectory(**self.command_config.run).path
+
+    def _set_seed(self) -> None:
+        """Seed as Lightning does, except that `true` draws a random seed (Lightning's is 0).
+
+        The seed drawn replaces `true` in the config, so `config.yaml` and provenance hold it.
+        """
+        if self.command_config.get("seed_everything") is True:
+            self.command_config.seed_everything = random_seed()
+        super()._set_seed()
 
     def before_instantiate_classes(self) -> None:
         """Pick the run directory and checkpoint, and point the trainer's outputs at the run."""

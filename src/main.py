@@ -1,3 +1,4 @@
+#!/usr/bin/env python3
 """Entry point: find the project root, load `.env`, then run the command line interface.
 
 python src/main.py fit -c configs/data/digits.yaml -c configs/model/simplenet.yaml

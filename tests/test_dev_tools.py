@@ -4,10 +4,11 @@ import re
 import subprocess
 import sys
 
+import pytest
 import yaml
 from packaging.requirements import Requirement
 
-from helpers import ROOT
+from helpers import ROOT, run_main
 
 
 def _recipe(target: str) -> list[str]:
@@ -70,3 +71,22 @@ def test_ci_workflow_runs_make_lint_and_the_readme_test_command():
     assert {"lint", "test"} <= set(_phony_targets())
     readme = (ROOT / "README.md").read_text()
     assert "make test" in re.search(r"```bash\n(.*?)```", readme, re.S).group(1)
+
+
+@pytest.mark.slow
+def test_the_cli_prints_a_bash_completion_script_that_completes_options(tmp_path):
+    script = tmp_path / "main.py.bash"
+    done = run_main("--print_completion", "shtab-bash")
+    assert done.returncode == 0, done.stderr[-2000:]
+    script.write_text(done.stdout)
+    line = "main.py fit --trainer.max_ep"
+    shell = (
+        f"source {script} && complete -p main.py && COMP_WORDS=({line}) && COMP_CWORD=2"
+        f" && COMP_LINE='{line}' && COMP_POINT={len(line)}"
+        ' && _shtab_main_py main.py --trainer.max_ep fit && echo "${COMPREPLY[@]}"'
+    )
+    completed = subprocess.run(["bash", "-c", shell], capture_output=True, text=True)
+    assert completed.returncode == 0, completed.stderr
+    registered, offered = completed.stdout.splitlines()
+    assert registered.endswith(" main.py")
+    assert offered == "--trainer.max_epochs"

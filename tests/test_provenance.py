@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from callbacks import provenance as provenance_module
 from callbacks.git_commit import GitCommit
 from callbacks.provenance import Provenance, entry_point, installed_packages
-from helpers import DIGITS, ROOT, TINY, git, only_run_dir, read_json, run_cli
+from helpers import DIGITS, ROOT, TINY, git, only_run_dir, read_json, run_cli, run_main
 
 
 @pytest.fixture
@@ -124,8 +123,16 @@ def test_jupyter_notebook_is_found_from_the_session_name(tmp_path, monkeypatch):
     assert entry_point() == ("notebook", notebook.resolve())
 
 
-def test_template_main_is_not_an_entry_point():
-    assert provenance_module.TEMPLATE_MAIN == ROOT / "src" / "main.py"
+def test_template_main_is_not_an_entry_point(tmp_path):
+    """A real `python src/main.py fit` records no entry point and copies nothing."""
+    logs = tmp_path / "logs"
+    done = run_main("fit", *DIGITS, "--run.root", str(logs), *TINY)
+    assert done.returncode == 0, done.stderr[-3000:]
+    run_dir = only_run_dir(logs)
+    [entry] = read_json(run_dir / "provenance.json")["entries"]
+    assert entry["command"][0].endswith("src/main.py")
+    assert entry["entry_point"] is None
+    assert not list(run_dir.glob("*.py")) and not list(run_dir.glob("*.ipynb"))
 
 
 def test_fit_and_resume_through_the_cli(tmp_path):

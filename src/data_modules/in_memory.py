@@ -217,12 +217,16 @@ class InMemoryImageDataModule(LightningDataModule):
             self._on_device[device] = (stats[0].view(1, -1, 1, 1), stats[1].view(1, -1, 1, 1))
         return self._on_device[device]
 
-    def on_after_batch_transfer(self, batch: tuple[Tensor, Tensor], dataloader_idx: int) -> tuple:
+    def on_after_batch_transfer(
+        self, batch: tuple[Tensor, Tensor] | Tensor, dataloader_idx: int
+    ) -> tuple | Tensor:
         """Preprocess each batch on its device (no per-sample transforms).
 
         A batch of an extra evaluation set (loader 1, 2, ...) is preprocessed by its own data
         module and resized to this data's image size.
         """
+        if isinstance(batch, Tensor):  # images alone: the model summary's example input
+            return self.preprocess(batch)
         images, labels = batch
         if self.augment is not None and self.trainer is not None and self.trainer.training:
             images = self.augment(images)

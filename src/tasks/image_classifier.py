@@ -87,9 +87,15 @@ class ImageClassifier(OptimizedTask):
         return made
 
     def setup(self, stage: str) -> None:
-        """Build a metric collection per stage and loader (extra loaders from `eval_set_names`)."""
+        """Build a metric collection per stage and loader (extra loaders from `eval_set_names`).
+
+        Also give the model summary one image as the data module stores it, to count FLOPs.
+        """
         names = getattr(self.trainer.datamodule, "eval_set_names", ())
         self.metrics = StageMetrics(self.make_metrics(), names)
+        shape = getattr(self.trainer.datamodule, "input_shape", None)
+        if shape is not None:
+            self.example_input_array = torch.zeros(1, *shape, dtype=torch.uint8)
 
     def forward(self, images: Tensor) -> Tensor:
         """Return class logits."""

@@ -5,10 +5,13 @@ import sys
 from collections.abc import Callable
 from typing import Any, NoReturn
 
-from jsonargparse import Namespace
+from jsonargparse import Namespace, set_parsing_settings
 from lightning.pytorch.cli import LightningArgumentParser
 
 from utils.errors import ConfigError
+
+# `python src/main.py --print_completion shtab-bash` prints a shell completion script (shtab).
+set_parsing_settings(add_print_completion_argument=True)
 
 #: Lines of jsonargparse's nested messages that only describe the alternatives it tried.
 _GENERIC = (

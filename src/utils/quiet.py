@@ -1,0 +1,29 @@
+"""Keep two messages of Lightning off the console; each is matched by its text, nothing else."""
+
+import logging
+import warnings
+
+from lightning_utilities.core import rank_zero
+
+
+def _not_a_tip(record: logging.LogRecord) -> bool:
+    return not record.getMessage().startswith("💡 Tip:")
+
+
+def quiet_lightning() -> None:
+    """Drop Lightning's product tips and the LeafSpec deprecation it triggers in torch.
+
+    - Every fit, Lightning logs "💡 Tip: ... try installing litlogger" (or litmodels): an
+      advert, not about the run.
+    - Lightning 2.6's `utilities/_pytree.py` builds torch's `LeafSpec`, which newer torch
+      deprecates with a FutureWarning, twice per fit; only a Lightning release can act on it.
+
+    Every other log line and warning is kept. Calling it again adds nothing.
+    """
+    rank_zero.log.addFilter(_not_a_tip)  # the logger behind Lightning's rank_zero_info
+    warnings.filterwarnings(
+        "ignore",
+        message=r"`isinstance\(treespec, LeafSpec\)` is deprecated",
+        category=FutureWarning,
+        module=r"lightning\.pytorch\.utilities\._pytree",
+    )
