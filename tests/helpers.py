@@ -6,6 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import torch
+
+from data_modules.in_memory import InMemoryImageDataModule
+
 ROOT = Path(__file__).resolve().parents[1]
 DIGITS = ["-c", "configs/data/digits.yaml", "-c", "configs/model/simplenet.yaml"]
 #: A tiny fit: one epoch of two training batches and one validation batch.
@@ -122,3 +126,25 @@ def cli_error(capsys, *args: str) -> str:
     errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
     assert len(errors) == 1, errors
     return errors[0]
+
+
+class ColorSquares(InMemoryImageDataModule):
+    """7 classes of 3x12x12 colour images (class k: a bright square at place k on noise).
+
+    Its number of classes, channels and size differ from every default of the tasks and
+    networks, so a value that is not linked from the data shows.
+    """
+
+    num_classes = 7
+    input_shape = (3, 12, 12)
+
+    def load(self) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+        """Noise with one bright 4x4 square per image, placed by its class."""
+        generator = torch.Generator().manual_seed(0)
+        labels = torch.arange(280) % self.num_classes
+        images = torch.randint(0, 80, (len(labels), *self.input_shape), generator=generator)
+        for label in range(self.num_classes):
+            row, col = divmod(label, 3)
+            images[labels == label, :, 4 * row : 4 * row + 4, 4 * col : 4 * col + 4] = 255
+        images = images.to(torch.uint8)
+        return {"train": (images[:210], labels[:210]), "test": (images[210:], labels[210:])}

@@ -16,10 +16,14 @@ TINY += ["--trainer.limit_val_batches", "2"]
 
 
 def test_data_values_are_linked_into_network_and_task(tmp_path):
-    cli = run_cli("fit", *DIGITS, "--run.root", str(tmp_path / "logs"), *TINY)
-    assert cli.model.hparams.num_classes == 10
-    assert cli.model.net.classifier[-1].out_features == 10
-    assert cli.model.net.features[0].in_channels == 1
+    # 7 classes of 3x12x12 images: no default of the task or the network has these values.
+    data = ["--data", "helpers.ColorSquares"]
+    model = ["-c", "configs/model/simplenet.yaml"]
+    cli = run_cli("fit", *model, *data, "--run.root", str(tmp_path / "logs"), *TINY)
+    assert cli.model.hparams.num_classes == 7
+    assert cli.model.net.classifier[-1].out_features == 7
+    assert cli.model.net.features[0].in_channels == 3
+    assert cli.trainer.state.finished, "the 12x12 images went through the network"
     saved = (tmp_path / "logs").glob("*/*/config.yaml")
     text = next(saved).read_text()
     assert "input_shape" not in text, "linked values are derived, not written into the config"
@@ -48,11 +52,11 @@ def test_mnist_recipe_trains_on_local_idx_files(tmp_path, mnist_dir):
         "--data.data_dir", str(mnist_dir),
         "--data.download", "false",
         "--run.root", str(tmp_path / "logs"),
-        *TINY,
+        "--trainer.max_epochs", "3",
     )  # fmt: skip
-    assert cli.model.net.features[0].in_channels == 1
-    assert cli.trainer.callback_metrics["val/acc"] >= 0.0
     assert cli.datamodule.datasets["test"].images.shape[1:] == (1, 28, 28)
+    # The fixture's images are digits, so the recipe learns them: far above chance (0.1).
+    assert cli.trainer.callback_metrics["val/acc"] > 0.4
 
 
 def test_extra_eval_sets_are_logged_by_name_while_val_acc_still_drives_checkpoints(
