@@ -1,6 +1,7 @@
 """Shared fixtures: the project root, CLI runners (in-process and subprocess), small data."""
 
 import struct
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -25,9 +26,11 @@ def _isolated_env(monkeypatch):
     """Run every test from the project root with W&B offline and no inherited run version.
 
     Launcher variables (torchrun, SLURM) are removed too, so a suite started inside a SLURM
-    job behaves as anywhere else.
+    job behaves as anywhere else. `sys.argv` is that of `python src/main.py`: pytest's own
+    arguments there would make LightningCLI warn about a CLI built with `args`.
     """
     monkeypatch.chdir(ROOT)
+    monkeypatch.setattr(sys, "argv", ["src/main.py"])
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_SILENT", "true")
     for name in ("RUN_VERSION", *LAUNCHER_ENV):

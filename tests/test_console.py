@@ -29,11 +29,15 @@ def test_the_default_fit_prints_no_warning_or_tip(tmp_path):
     assert flops and float(flops.group(1)) > 0, "the summary counts FLOPs on an example image"
 
 
-def test_quiet_lightning_drops_only_the_tip_and_the_leafspec_warning(caplog):
+def test_quiet_lightning_drops_only_its_three_messages(caplog):
     with warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always")
         quiet_lightning()
         _tree_flatten(1)  # Lightning builds torch's deprecated LeafSpec here
+        warnings.warn_explicit(
+            "Checkpoint directory /run/checkpoints exists and is not empty.", UserWarning,
+            "model_checkpoint.py", 1, module="lightning.pytorch.callbacks.model_checkpoint",
+        )  # fmt: skip
         warnings.warn("another deprecation", FutureWarning, stacklevel=1)
     assert [str(w.message) for w in seen] == ["another deprecation"]
     with caplog.at_level(logging.INFO):

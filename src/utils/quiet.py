@@ -1,4 +1,4 @@
-"""Keep two messages of Lightning off the console; each is matched by its text, nothing else."""
+"""Keep three messages of Lightning off the console; each is matched by its text, nothing else."""
 
 import logging
 import warnings
@@ -11,12 +11,14 @@ def _not_a_tip(record: logging.LogRecord) -> bool:
 
 
 def quiet_lightning() -> None:
-    """Drop Lightning's product tips and the LeafSpec deprecation it triggers in torch.
+    """Drop Lightning's product tips, a deprecation it triggers in torch, a resume warning.
 
     - Every fit, Lightning logs "💡 Tip: ... try installing litlogger" (or litmodels): an
       advert, not about the run.
     - Lightning 2.6's `utilities/_pytree.py` builds torch's `LeafSpec`, which newer torch
       deprecates with a FutureWarning, twice per fit; only a Lightning release can act on it.
+    - "Checkpoint directory ... exists and is not empty" on every resume: the CLI refuses a
+      new fit in a run that has checkpoints, so a fit finds them only when it resumes.
 
     Every other log line and warning is kept. Calling it again adds nothing.
     """
@@ -26,4 +28,9 @@ def quiet_lightning() -> None:
         message=r"`isinstance\(treespec, LeafSpec\)` is deprecated",
         category=FutureWarning,
         module=r"lightning\.pytorch\.utilities\._pytree",
+    )
+    warnings.filterwarnings(
+        "ignore",
+        message=r"Checkpoint directory .* exists and is not empty",
+        module=r"lightning\.pytorch\.callbacks\.model_checkpoint",
     )
