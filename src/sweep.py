@@ -27,14 +27,16 @@ from sweeps.results import (  # noqa: E402
     write_trials_csv,
 )  # noqa: E402
 from sweeps.space import Sweep, check_space, short_names, suggest  # noqa: E402
-from sweeps.study import claim_trial, open_storage, open_study  # noqa: E402
+from sweeps.study import INTERRUPTED, claim_trial, open_storage, open_study  # noqa: E402
 from sweeps.trial import TrialPruning, check_keys, fit_args, fit_trial  # noqa: E402
 from utils.errors import ConfigError  # noqa: E402
 
 
 def parse(args: list[str] | None = None) -> Sweep:
     """Read the sweep file(s) and flags into a `Sweep` (jsonargparse checks the types)."""
-    parser = ArgumentParser(prog="sweep.py", description=Sweep.__doc__, default_env=False)
+    parser = ArgumentParser(
+        prog="sweep.py", description=Sweep.__doc__.splitlines()[0], default_env=False
+    )
     parser.add_argument("-c", "--config", action=ActionConfigFile, help="A sweep YAML file.")
     parser.add_class_arguments(Sweep, None)
     config = parser.instantiate(parser.parse_args(args))
@@ -79,6 +81,14 @@ def run_trial(sweep: Sweep, study: optuna.Study, trial: optuna.Trial) -> bool:
     except Exception:  # a failed trial is recorded and the sweep goes on
         traceback.print_exc()
         result, outcome = {"state": TrialState.FAIL}, "failed (traceback above)"
+    except BaseException as stop:  # SIGTERM or Ctrl-C: the sweep stops, the trial is replaced
+        trial.set_user_attr(INTERRUPTED, True)
+        tell(study, trial, state=TrialState.FAIL)
+        record_trial(study, trial.number)
+        print(f"Trial {trial.number}: interrupted; a new trial replaces it when the sweep resumes")
+        if isinstance(stop, SystemExit) and not stop.code:  # Lightning's SIGTERM exit is 0
+            raise SystemExit(1) from stop
+        raise
     else:
         result, outcome = {"values": value}, f"{sweep.monitor} = {value:.4f}"
     go_on = tell(study, trial, **result)

@@ -118,10 +118,19 @@ def test_a_bad_search_space_is_one_error_before_any_trial(tmp_path, capsys, para
 
 @pytest.mark.slow
 def test_pruned_and_completed_trials_are_runs_with_results(tmp_path):
-    """One good and one hopeless learning rate: the hopeless trial is pruned after epoch 1."""
+    """A good and a hopeless learning rate, a possible and an impossible dropout.
+
+    The hopeless trial is pruned after epoch 1; the impossible ones fail and the sweep
+    goes on.
+    """
+    dropout = "model.init_args.net.init_args.dropout"
     path = sweep_file(
         tmp_path,
-        params={LR: {"type": "categorical", "choices": [0.01, 1.0e-7]}},
+        n_trials=4,
+        params={
+            LR: {"type": "categorical", "choices": [0.01, 1.0e-7]},
+            dropout: {"type": "categorical", "choices": [0.25, 2.0]},
+        },
         sampler={"class_path": "optuna.samplers.BruteForceSampler", "init_args": {"seed": 0}},
         pruner={"class_path": "optuna.pruners.ThresholdPruner", "init_args": {"lower": 0.3}},
         overrides={**TINY_TRIAL, "trainer.limit_train_batches": 10},
@@ -134,8 +143,15 @@ def test_pruned_and_completed_trials_are_runs_with_results(tmp_path):
     code, out, err = run_sweep("-c", str(path))
     assert code == 0, err[-3000:]
     folder = tmp_path / "logs" / "t"
-    rows = {float(row["lr"]): row for row in trials_csv(folder)}
-    assert rows[1e-7]["state"] == "pruned" and rows[0.01]["state"] == "complete"
+    everything = {(float(row["lr"]), float(row["dropout"])): row for row in trials_csv(folder)}
+    assert {key: row["state"] for key, row in everything.items()} == {
+        (0.01, 0.25): "complete",
+        (1e-7, 0.25): "pruned",
+        (0.01, 2.0): "fail",
+        (1e-7, 2.0): "fail",
+    }
+    assert out.count("failed (traceback above)") == 2 and "dropout probability" in err
+    rows = {lr: everything[(lr, 0.25)] for lr in (0.01, 1e-7)}
     good, bad = Path(rows[0.01]["run_dir"]), Path(rows[1e-7]["run_dir"])
     assert float(rows[0.01]["value"]) > 0.3
     for run, state in ((good, "complete"), (bad, "pruned")):
@@ -163,21 +179,27 @@ def test_pruned_and_completed_trials_are_runs_with_results(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_killed_sweep_continues_to_n_trials(tmp_path):
-    path = sweep_file(tmp_path, n_trials=3, overrides={**TINY_TRIAL, "trainer.max_epochs": 4})
+@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM])
+def test_a_killed_sweep_continues_to_n_trials(tmp_path, signum):
+    path = sweep_file(tmp_path, n_trials=3, overrides={**TINY_TRIAL, "trainer.max_epochs": 6})
     folder = tmp_path / "logs" / "t"
     process = start_sweep("-c", str(path))
     deadline = time.monotonic() + 300
-    while not (folder / "trial-0001" / "config.yaml").exists():  # trial 1 is training
+    # Trial 1 has trained an epoch (its signal handlers are in place) and has 5 to go.
+    while not (folder / "trial-0001" / "checkpoints" / "last.ckpt").exists():
         assert process.poll() is None and time.monotonic() < deadline, process.communicate()[1]
-        time.sleep(0.2)
+        time.sleep(0.05)
     first = (folder / "trial-0000" / "config.yaml").read_text()
-    process.send_signal(signal.SIGKILL)
-    process.wait()
+    process.send_signal(signum)
+    out, _ = process.communicate(timeout=300)
+    assert process.returncode != 0
+    if signum == signal.SIGTERM:  # the driver marks its trial itself
+        assert "Trial 1: interrupted" in out
 
     code, out, err = run_sweep("-c", str(path))
     assert code == 0, err[-3000:]
-    assert "Trial 1: its worker was killed; marked failed and replaced" in out
+    replaced = "Trial 1: its worker was killed; marked failed and replaced" in out
+    assert replaced == (signum == signal.SIGKILL)
     states = {int(row["number"]): row["state"] for row in trials_csv(folder)}
     assert states == {0: "complete", 1: "interrupted", 2: "complete", 3: "complete"}
     assert (folder / "trial-0000" / "config.yaml").read_text() == first, "trial 0 is not rerun"
