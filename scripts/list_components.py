@@ -18,6 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from utils.bootstrap import setup_project  # noqa: E402
 
 ROOT = setup_project(__file__)
+#: The slot of the networks: plain `nn.Module`s in `src/models/`.
+NET = "net: torch.nn.Module in models/ (--model.net, also torchvision.models.*)"
 
 
 def _slots() -> list[tuple[str, type | tuple[type, ...]]]:
@@ -34,7 +36,7 @@ def _slots() -> list[tuple[str, type | tuple[type, ...]]]:
         ("data: LightningDataModule (--data)", LightningDataModule),
         ("model: LightningModule (--model)", LightningModule),
         ("metrics: torchmetrics.Metric", Metric),
-        ("net: torch.nn.Module (--model.net)", nn.Module),
+        (NET, nn.Module),
         ("callbacks: Callback (--trainer.callbacks, also lightning.pytorch.callbacks.*)", Callback),
         ("loggers: Logger (--trainer.logger, also lightning.pytorch.loggers.*)", Logger),
         (
@@ -75,6 +77,8 @@ def discover(src: Path) -> dict[str, list[tuple[str, str]]]:
                 if name.startswith("_") or cls.__module__ != module.__name__:
                     continue
                 slot = next((slot for slot, base in slots if issubclass(cls, base)), None)
+                if slot == NET and top.name != "models":
+                    continue  # a module that serves a callback or a task, not a network
                 if slot is not None:
                     found[slot][_short_path(cls)] = _first_line(cls.__doc__)
     return {slot: sorted(classes.items()) for slot, classes in found.items() if classes}
