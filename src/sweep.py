@@ -9,6 +9,7 @@ parallel; start it again to continue an interrupted sweep.
 import sys
 import time
 import traceback
+import warnings
 from dataclasses import fields
 
 from utils.bootstrap import setup_project
@@ -17,6 +18,7 @@ setup_project(__file__)
 
 import optuna  # noqa: E402
 from jsonargparse import ActionConfigFile, ArgumentParser  # noqa: E402
+from optuna.storages import BaseStorage  # noqa: E402
 from optuna.trial import TrialState  # noqa: E402
 
 from sweeps.results import (  # noqa: E402
@@ -27,7 +29,7 @@ from sweeps.results import (  # noqa: E402
     write_trials_csv,
 )  # noqa: E402
 from sweeps.space import Sweep, check_space, short_names, suggest  # noqa: E402
-from sweeps.study import INTERRUPTED, claim_trial, open_storage, open_study  # noqa: E402
+from sweeps.study import claim_trial, heartbeat, interrupt, open_storage, open_study  # noqa: E402
 from sweeps.trial import TrialPruning, check_keys, fit_args, fit_trial  # noqa: E402
 from utils.errors import ConfigError  # noqa: E402
 
@@ -58,7 +60,7 @@ def tell(study: optuna.Study, trial: optuna.Trial, **result: object) -> bool:
     return True
 
 
-def run_trial(sweep: Sweep, study: optuna.Study, trial: optuna.Trial) -> bool:
+def run_trial(sweep: Sweep, study: optuna.Study, storage: BaseStorage, trial: optuna.Trial) -> bool:
     """Sample, fit and report one trial (a failed or pruned one does not stop the sweep).
 
     Returns False when the sampler has nothing left to try.
@@ -72,7 +74,8 @@ def run_trial(sweep: Sweep, study: optuna.Study, trial: optuna.Trial) -> bool:
     callback = TrialPruning(trial, sweep.monitor, {names[k]: v for k, v in values.items()})
     started = time.monotonic()
     try:
-        value = fit_trial(fit_args(sweep, values, version), callback, sweep.direction)
+        with heartbeat(storage, trial):
+            value = fit_trial(fit_args(sweep, values, version), callback, sweep.direction)
     except optuna.TrialPruned:
         result, outcome = (
             {"state": TrialState.PRUNED},
@@ -82,10 +85,9 @@ def run_trial(sweep: Sweep, study: optuna.Study, trial: optuna.Trial) -> bool:
         traceback.print_exc()
         result, outcome = {"state": TrialState.FAIL}, "failed (traceback above)"
     except BaseException as stop:  # SIGTERM or Ctrl-C: the sweep stops, the trial is replaced
-        trial.set_user_attr(INTERRUPTED, True)
-        tell(study, trial, state=TrialState.FAIL)
+        interrupt(study, trial.number)
         record_trial(study, trial.number)
-        print(f"Trial {trial.number}: interrupted; a new trial replaces it when the sweep resumes")
+        print(f"Trial {trial.number}: interrupted; it is run again when the sweep resumes")
         if isinstance(stop, SystemExit) and not stop.code:  # Lightning's SIGTERM exit is 0
             raise SystemExit(1) from stop
         raise
@@ -103,6 +105,7 @@ def run_trial(sweep: Sweep, study: optuna.Study, trial: optuna.Trial) -> bool:
 
 def main(args: list[str] | None = None) -> None:
     """Run trials until the study holds `n_trials`, then write the results."""
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     try:
         sweep = parse(args)
         check_space(sweep)
@@ -113,7 +116,7 @@ def main(args: list[str] | None = None) -> None:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
     while (trial := claim_trial(study, storage, sweep.n_trials)) is not None:
-        if not run_trial(sweep, study, trial):
+        if not run_trial(sweep, study, storage, trial):
             break
     sweep.folder.mkdir(parents=True, exist_ok=True)
     write_trials_csv(study, sweep.folder / "trials.csv")

@@ -198,13 +198,42 @@ def test_a_killed_sweep_continues_to_n_trials(tmp_path, signum):
 
     code, out, err = run_sweep("-c", str(path))
     assert code == 0, err[-3000:]
-    replaced = "Trial 1: its worker was killed; marked failed and replaced" in out
-    assert replaced == (signum == signal.SIGKILL)
-    states = {int(row["number"]): row["state"] for row in trials_csv(folder)}
+    retried = "Trial 1: its worker was killed; marked failed and retried" in out
+    assert retried == (signum == signal.SIGKILL)
+    rows = trials_csv(folder)
+    states = {int(row["number"]): row["state"] for row in rows}
     assert states == {0: "complete", 1: "interrupted", 2: "complete", 3: "complete"}
+    assert rows[2]["lr"] == rows[1]["lr"], "trial 2 retried the params of trial 1"
     assert (folder / "trial-0000" / "config.yaml").read_text() == first, "trial 0 is not rerun"
     study = optuna.load_study(study_name="t", storage=f"sqlite:///{folder / 'study.db'}")
     assert study.trials[1].state == optuna.trial.TrialState.FAIL
+
+
+@pytest.mark.slow
+def test_a_trial_silent_on_another_machine_is_retried(tmp_path):
+    """A worker of another machine that died: its trial's heartbeat stops."""
+    path = sweep_file(
+        tmp_path, n_trials=2, heartbeat_s=1, overrides={**TINY_TRIAL, "trainer.max_epochs": 6}
+    )
+    folder = tmp_path / "logs" / "t"
+    process = start_sweep("-c", str(path))
+    deadline = time.monotonic() + 300
+    while not (folder / "trial-0000" / "checkpoints" / "last.ckpt").exists():
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()[1]
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    url = f"sqlite:///{folder / 'study.db'}"
+    storage = optuna.storages.RDBStorage(url)
+    [running] = optuna.load_study(study_name="t", storage=storage).trials
+    storage.set_trial_user_attr(running._trial_id, "worker", {"host": "elsewhere", "pid": 1})
+    time.sleep(5)  # past the grace period of 4 heartbeats of 1 s
+
+    code, out, err = run_sweep("-c", str(path))
+    assert code == 0, err[-3000:]
+    rows = trials_csv(folder)
+    assert [row["state"] for row in rows] == ["interrupted", "complete", "complete"]
+    assert rows[1]["lr"] == rows[0]["lr"] and rows[1]["channels"] == rows[0]["channels"]
 
 
 def _postgres_bin() -> Path | None:

@@ -10,7 +10,7 @@ import yaml
 from optuna.trial import TrialState
 
 from runs.directory import CONFIG_NAME
-from sweeps.study import INTERRUPTED
+from sweeps.study import retried
 
 RUN_DIR = "run_dir"
 #: Written into each trial's run directory: the trial's number, state, value and params.
@@ -29,8 +29,9 @@ def _replace(path: Path, text: str) -> None:
     os.replace(temporary, path)
 
 
-def _state(trial: optuna.trial.FrozenTrial) -> str:
-    return "interrupted" if trial.user_attrs.get(INTERRUPTED) else trial.state.name.lower()
+def _state(trial: optuna.trial.FrozenTrial, gone: set[int]) -> str:
+    """The trial's state; `interrupted` for a failed trial retried after its worker died."""
+    return "interrupted" if trial.number in gone else trial.state.name.lower()
 
 
 def record_trial(study: optuna.Study, number: int) -> None:
@@ -41,7 +42,7 @@ def record_trial(study: optuna.Study, number: int) -> None:
         record = {
             "study": study.study_name,
             "number": number,
-            "state": _state(trial),
+            "state": _state(trial, retried(study)),
             "value": trial.value,
             "params": trial.params,
         }
@@ -53,8 +54,9 @@ def write_trials_csv(study: optuna.Study, path: Path) -> None:
     trials = study.get_trials(deepcopy=False)
     keys = sorted({key for t in trials for key in t.params})
     rows = [["number", "state", "value", "duration_s", RUN_DIR, *keys]]
+    gone = retried(study)
     for t in trials:
-        state = _state(t)
+        state = _state(t, gone)
         duration = f"{t.duration.total_seconds():.1f}" if t.duration else ""
         value = "" if t.value is None else t.value
         params = [t.params.get(key, "") for key in keys]

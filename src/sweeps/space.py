@@ -50,6 +50,8 @@ class Sweep:
         storage: An Optuna storage URL shared by the workers (`postgresql://...`,
             `sqlite:///...`, or `journal:<file>` for a journal file on a shared filesystem);
             none: `<root>/<name>/study.db` (SQLite).
+        heartbeat_s: Seconds between a running trial's heartbeats in a database storage; a
+            trial silent for 4 of them is taken as lost with its worker and retried.
         seed: Seed of the default sampler (trial k draws with seed + k, so workers sharing
             the study draw different values and a sweep repeats).
         sampler: An Optuna sampler (`class_path` + `init_args`); none: TPE seeded by `seed`.
@@ -69,6 +71,7 @@ class Sweep:
     overrides: dict[str, Any] = field(default_factory=dict)
     root: str = "logs"
     storage: str | None = None
+    heartbeat_s: int = 60
     seed: int = 0
     sampler: optuna.samplers.BaseSampler | None = None
     pruner: optuna.pruners.BasePruner | None = None
@@ -108,6 +111,8 @@ def check_space(sweep: Sweep) -> None:
     """Raise a ConfigError naming the first bad entry of the search space or budget."""
     if sweep.n_trials < 1:
         raise ConfigError(f"n_trials must be >= 1, got {sweep.n_trials}")
+    if sweep.heartbeat_s < 1:
+        raise ConfigError(f"heartbeat_s must be >= 1 second, got {sweep.heartbeat_s}")
     if not sweep.params:
         raise ConfigError("params: the search space is empty; name at least one config key")
     for key, p in sweep.params.items():

@@ -1,9 +1,18 @@
-"""The study shared by a sweep's workers: storage, a mutex, claiming trials, dead workers."""
+"""The study shared by a sweep's workers: storage, a mutex, claiming trials, dead workers.
+
+A trial whose worker died is failed and retried with the same params (Optuna's
+`RetryHeartbeatStaleTrialCallback`), at most `MAX_RETRY` times; the failed one does not
+count towards `n_trials`. A dead worker is noticed by the next worker that claims a trial:
+at once when it ran on the same machine (its process is gone), otherwise when its trial's
+heartbeat (database storages) has been silent for 4 heartbeat periods.
+"""
 
 import os
 import random
 import socket
+import threading
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -15,9 +24,13 @@ from optuna.trial import FrozenTrial, TrialState
 from sweeps.space import Sweep
 from utils.errors import ConfigError
 
-#: User attributes of a trial: the worker running it, and a mark on a trial whose worker died.
+#: User attribute of a trial: the worker running it (host and pid).
 WORKER = "worker"
-INTERRUPTED = "interrupted"
+#: Retries of a trial whose worker died (a trial that kills its worker is not retried forever).
+MAX_RETRY = 2
+with warnings.catch_warnings():  # experimental in name only since Optuna 2.8
+    warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+    RETRY = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)
 #: A mutex older than this is taken to be left by a killed worker and is broken.
 STALE_LOCK_S = 60.0
 
@@ -32,20 +45,20 @@ def open_storage(sweep: Sweep) -> BaseStorage:
         from optuna.storages.journal import JournalFileBackend
 
         return optuna.storages.JournalStorage(JournalFileBackend(url.removeprefix("journal:")))
-    return _connect(url)
+    return _connect(url, sweep.heartbeat_s)
 
 
-def _connect(url: str, attempts: int = 5) -> BaseStorage:
+def _connect(url: str, heartbeat_s: int, attempts: int = 5) -> BaseStorage:
     """Open a database storage; workers starting together may race to create its tables."""
     from sqlalchemy.exc import SQLAlchemyError
 
     for _ in range(attempts - 1):
         try:
-            return optuna.storages.get_storage(url)
+            return _rdb(url, heartbeat_s)
         except SQLAlchemyError:
             time.sleep(0.5 + random.random())
     try:
-        return optuna.storages.get_storage(url)
+        return _rdb(url, heartbeat_s)
     except SQLAlchemyError as error:
         reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
         raise ConfigError(f"storage {url!r} cannot be opened: {reason}") from error
@@ -61,6 +74,39 @@ def open_study(sweep: Sweep, storage: BaseStorage) -> optuna.Study:
         pruner=sweep.pruner or optuna.pruners.NopPruner(),
         load_if_exists=True,
     )
+
+
+def _rdb(url: str, heartbeat_s: int) -> BaseStorage:
+    return optuna.storages.RDBStorage(
+        url,
+        heartbeat_interval=heartbeat_s,
+        grace_period=4 * heartbeat_s,
+        heartbeat_stale_trial_callback=RETRY,
+    )
+
+
+@contextmanager
+def heartbeat(storage: BaseStorage, trial: optuna.Trial) -> Iterator[None]:
+    """Record the trial's heartbeat in the storage while it runs (database storages)."""
+    interval = getattr(storage, "get_heartbeat_interval", lambda: None)()
+    if not interval:
+        yield
+        return
+    stop = threading.Event()
+
+    def beat() -> None:
+        while True:
+            storage.record_heartbeat(trial._trial_id)
+            if stop.wait(interval):
+                return
+
+    thread = threading.Thread(target=beat, name="sweep-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 @contextmanager
@@ -109,20 +155,31 @@ def _dead(trial: FrozenTrial) -> bool:
     return False
 
 
-def fail_dead_trials(study: optuna.Study, storage: BaseStorage) -> list[int]:
-    """Mark failed (and interrupted) the running trials whose worker on this machine died."""
-    failed = []
-    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        if _dead(trial):
-            storage.set_trial_user_attr(trial._trial_id, INTERRUPTED, True)
-            study.tell(trial.number, state=TrialState.FAIL)
-            failed.append(trial.number)
-    return failed
+def interrupt(study: optuna.Study, number: int) -> None:
+    """Fail a trial whose worker stopped or died and queue a retry of its params."""
+    study.tell(number, state=TrialState.FAIL)
+    RETRY(study, study.get_trials(deepcopy=False)[number])
+
+
+def fail_dead_trials(study: optuna.Study) -> list[int]:
+    """Fail and retry the running trials whose worker on this machine died."""
+    dead = [t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))]
+    dead = [n for n in dead if _dead(study.get_trials(deepcopy=False)[n])]
+    for number in dead:
+        interrupt(study, number)
+    return dead
+
+
+def retried(study: optuna.Study) -> set[int]:
+    """The numbers of the failed trials that were retried (their workers died)."""
+    trials = study.get_trials(deepcopy=False)
+    return {number for t in trials for number in RETRY.retry_history(t)}
 
 
 def counted(study: optuna.Study) -> list[FrozenTrial]:
-    """The trials that count towards `n_trials`: all but those whose worker was killed."""
-    return [t for t in study.get_trials(deepcopy=False) if not t.user_attrs.get(INTERRUPTED)]
+    """The trials that count towards `n_trials`: all but those retried after their worker died."""
+    gone = retried(study)
+    return [t for t in study.get_trials(deepcopy=False) if t.number not in gone]
 
 
 def claim_trial(study: optuna.Study, storage: BaseStorage, n_trials: int) -> optuna.Trial | None:
@@ -131,8 +188,9 @@ def claim_trial(study: optuna.Study, storage: BaseStorage, n_trials: int) -> opt
     Under the study's mutex, so two workers never overshoot `n_trials`.
     """
     with study_lock(storage, study.study_name):
-        for number in fail_dead_trials(study, storage):
-            print(f"Trial {number}: its worker was killed; marked failed and replaced")
+        optuna.storages.fail_stale_trials(study)  # silent heartbeats (another machine)
+        for number in fail_dead_trials(study):
+            print(f"Trial {number}: its worker was killed; marked failed and retried")
         if len(counted(study)) >= n_trials:
             return None
         trial = study.ask()
