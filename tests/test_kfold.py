@@ -12,6 +12,7 @@ import torch
 
 from data_modules import DigitsDataModule
 from data_modules.folds import fold_split
+from data_modules.in_memory import InMemoryImageDataModule
 from helpers import DIGITS, ROOT, read_json
 
 FOLDS = 3
@@ -45,6 +46,29 @@ def test_digits_folds_leave_the_test_part_alone():
     assert sum(len(v) for v in seen) == train_size, (
         "the folds' validation parts tile the train part"
     )
+
+
+class GivenValSplit(InMemoryImageDataModule):
+    """A data module whose files come with their own val part (like an image folder)."""
+
+    num_classes = 2
+    input_shape = (1, 2, 2)
+
+    def load(self):
+        """40 train, 10 val and 6 test images, labels alternating 0/1."""
+        parts = {}
+        for split, size in (("train", 40), ("val", 10), ("test", 6)):
+            labels = torch.arange(size) % 2
+            parts[split] = (labels.view(-1, 1, 1, 1).expand(-1, 1, 2, 2).to(torch.uint8), labels)
+        return parts
+
+
+def test_folds_cut_a_given_val_part_together_with_the_train_part():
+    data = GivenValSplit(num_folds=2, fold=0)
+    data.setup()
+    assert len(data.datasets["train"]) == 25 and len(data.datasets["val"]) == 25, "50 in 2 folds"
+    assert sorted(torch.bincount(data.datasets["val"].labels).tolist()) == [12, 13]
+    assert len(data.datasets["test"]) == 6
 
 
 @pytest.mark.parametrize(
