@@ -83,9 +83,11 @@ def find_run_folders(root: Path) -> list[RunFolder]:
             folder = Path(base, name)
             if not name.startswith(RUN_PREFIXES) or folder.is_symlink():
                 continue
+            logs = sorted(folder.glob("*.wandb"))
+            if not logs and not (folder / "files" / "wandb-metadata.json").is_file():
+                continue  # not W&B's: a folder of the same name without W&B's run files
             offline = name.startswith("offline-run-")
             last_written, size = _scan(folder)
-            logs = sorted(folder.glob("*.wandb"))
             entity, project = read_run_record(logs[0]) if logs else ("", "")
             found.append(
                 RunFolder(
@@ -206,18 +208,34 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def refusal(root: Path, older_than: float | None) -> str | None:
+    """Why the arguments are refused (one line), or None when they are fine."""
+    if older_than is not None and not older_than >= 0:
+        return f"--older-than {older_than:g}: give a number of days >= 0"
+    if not root.is_dir():
+        return f"{root} is not a folder"
+    resolved = root.resolve()
+    if resolved == Path(resolved.anchor) or resolved == Path.home().resolve():
+        return f"{root} is the file system root or your home folder: give the runs' folder (logs)"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     """List (with --yes: delete) the W&B run folders no longer needed; return the exit code."""
     args = parse_args(argv)
     root = Path(args.root)
-    if not root.is_dir():
-        print(f"error: {root} is not a folder", file=sys.stderr)
+    refused = refusal(root, args.older_than)
+    runs = [] if refused else find_run_folders(root)
+    if not refused and not runs:
+        refused = f"{root} holds no W&B run folders (wandb/run-*/ with W&B's run files)"
+    if refused:
+        print(f"error: {refused}; nothing was removed", file=sys.stderr)
         return 2
     server, now = Server(), time.time()
     chosen: list[tuple[RunFolder, str]] = []
     unsynced_kept = 0
     try:
-        for run in find_run_folders(root):
+        for run in runs:
             reason = decide(run, server, args.older_than, args.include_unsynced, now)
             if reason:
                 chosen.append((run, reason))

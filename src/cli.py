@@ -34,7 +34,7 @@ from runs.placement import place_trainer_outputs
 from runs.resolve import resolve_run
 from runs.seed import random_seed
 from runs.test_after_fit import test_after_fit
-from utils.errors import ConfigError
+from utils.errors import ConfigError, RunStopped
 from utils.parser import Parser, summarize
 from utils.quiet import quiet_lightning
 
@@ -217,6 +217,8 @@ def main(args: list[str] | None = None) -> None:
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
+    except RunStopped:  # its one line was printed where it stopped
+        sys.exit(1)
     finally:
         # Under torchrun the process group outlives the trainer; left to interpreter exit,
         # its threads can abort the process ("terminate called without an active exception").

@@ -16,7 +16,7 @@ import torch
 
 from cli import main
 from helpers import DIGITS, only_run_dir, run_main
-from runs.atomic_checkpoint import AtomicCheckpointIO
+from runs.atomic_checkpoint import AtomicCheckpointIO, CheckpointWriteError
 
 #: A network whose checkpoint (weights and AdamW state) is about 10 MB.
 BIG_NET = ["--model.net.hidden_size", "3000"]
@@ -157,7 +157,7 @@ def test_a_failed_write_leaves_the_old_file(tmp_path, capsys):
     target.write_bytes(b"old")
     io_plugin = AtomicCheckpointIO()
     io_plugin._open = lambda path: _FillsUp(path, "wb")
-    with pytest.raises(SystemExit):
+    with pytest.raises(CheckpointWriteError, match="No space left on device"):
         io_plugin.save_checkpoint({"w": torch.zeros(100_000)}, target)
     assert target.read_bytes() == b"old" and temporaries(tmp_path) == []
     assert capsys.readouterr().err.count("\n") == 1

@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -177,3 +178,29 @@ def test_real_api_without_credentials_is_a_clear_error(logs, tmp_path):
     assert done.returncode == 2, done.stderr
     assert done.stderr.startswith("error: ") and done.stderr.count("\n") == 1, done.stderr
     assert remaining(logs) == sorted([DELETED, ALIVE, UNSYNCED])
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["--older-than", "-1"], "--older-than -1"),
+        (["--older-than", "nan"], "--older-than nan"),
+        (["/"], "/ is the file system root or your home folder"),
+        ([str(Path.home())], "is the file system root or your home folder"),
+    ],
+)
+def test_dangerous_arguments_are_refused_in_one_line(logs, server, capsys, args, named):
+    before = sorted(p.relative_to(logs) for p in logs.rglob("*"))
+    assert load_script().main([str(logs), *args] if args[0].startswith("--") else args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: ") and named in err
+    assert sorted(p.relative_to(logs) for p in logs.rglob("*")) == before
+
+
+def test_a_folder_without_wandb_run_files_is_refused(tmp_path, capsys):
+    lookalike = tmp_path / "logs" / "exp" / "v1" / "wandb" / "run-20240101_000000-notwandb"
+    lookalike.mkdir(parents=True)
+    (lookalike / "notes.txt").write_text("mine")
+    assert load_script().main([str(tmp_path / "logs"), "--yes"]) == 2
+    assert "holds no W&B run folders" in capsys.readouterr().err
+    assert (lookalike / "notes.txt").read_text() == "mine"

@@ -1,9 +1,11 @@
-"""A fit killed (SIGKILL) at any point and resumed with
+"""A fit killed (SIGKILL) or stopped (SIGTERM, SIGINT) at any point and resumed with
 `--ckpt_path last` ends with the same weights and optimizer state, bit for bit, as a fit
-that was never stopped."""
+that was never stopped. Each test interrupts one run several times (in epochs 0, 1 and 2)
+and resumes it after each interruption."""
 
 import os
 import random
+import shlex
 import signal
 import subprocess
 import sys
@@ -39,29 +41,31 @@ def start(*args: str) -> subprocess.Popen:
     )  # fmt: skip
 
 
-def epoch_of(path: Path) -> int | None:
-    """The epoch stored in a checkpoint, None while there is none."""
-    if not path.is_file():
-        return None
+def epoch_of(path: Path) -> int:
+    """The epoch stored in a checkpoint."""
     return torch.load(path, weights_only=True, map_location="cpu")["epoch"]
 
 
 def wait_for_epoch(process: subprocess.Popen, logs: Path, epoch: int) -> None:
-    """Wait until the fit trains in `epoch` (its run started, or the previous epoch saved)."""
+    """Wait until the fit trains in `epoch`: it started, or it saved the epoch before."""
+    last = list(logs.glob("*/*/checkpoints/last.ckpt"))
+    before = last[0].stat().st_mtime_ns if last else None  # a resumed run's earlier save
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and process.poll() is None:
         runs = list(logs.glob("*/*/config.yaml"))
         if runs and epoch == 0:
             return
-        if runs and (epoch_of(runs[0].parent / "checkpoints" / "last.ckpt") or -1) >= epoch - 1:
-            return
+        last = runs[0].parent / "checkpoints" / "last.ckpt" if runs else None
+        if last and last.is_file() and last.stat().st_mtime_ns != before:
+            if epoch_of(last) >= epoch - 1:
+                return
         time.sleep(0.005)
     raise AssertionError(f"the fit ended or hung before epoch {epoch}: {process.stdout.read()}")
 
 
-def interrupt(args: list[str], logs: Path, epoch: int, signum: int) -> Path:
-    """Start a fit, send `signum` at a random point of `epoch`; return its run directory."""
-    process = start(*args, "--run.root", str(logs))
+def interrupt(args: list[str], logs: Path, epoch: int, signum: int) -> str:
+    """Run the CLI with `args`, send `signum` at a random point of `epoch`; return the output."""
+    process = start(*args)
     try:
         wait_for_epoch(process, logs, epoch)
         time.sleep(random.uniform(0, 0.05))
@@ -73,17 +77,35 @@ def interrupt(args: list[str], logs: Path, epoch: int, signum: int) -> Path:
             process.wait()
     expected = {signal.SIGKILL: -signal.SIGKILL, signal.SIGTERM: 143, signal.SIGINT: 130}
     assert process.returncode == expected[signum], output[-3000:]
-    return only_run_dir(logs)
+    return output
 
 
-def resume(run: Path) -> str:
-    """Resume a run the way the README says; return the console output."""
+def resume_args(run: Path, output: str, signum: int) -> list[str]:
+    """The resume command: the README's after a kill, the printed one after a stop."""
+    if signum == signal.SIGKILL:
+        return ["fit", "-c", str(run / "config.yaml"), "--ckpt_path", "last"]
+    stopped = load_last(run)
+    assert f"Stopped by {signum.name} in epoch {stopped['epoch']} after step " in output
+    assert f"Run directory: {run}" in output
+    [command] = [line.split(": ", 1)[1] for line in output.splitlines() if "Resume with" in line]
+    python, main, *args = shlex.split(command)
+    assert (python, main) == ("python", "src/main.py")
+    return args
+
+
+def stop_and_resume(args: list[str], logs: Path, stops: list[tuple[int, signal.Signals]]) -> Path:
+    """A fit interrupted in each of `stops` (epoch, signal), resumed each time to the end."""
+    command = [*args, "--run.root", str(logs)]
+    for epoch, signum in stops:
+        output = interrupt(command, logs, epoch, signum)
+        run = only_run_dir(logs)
+        command = resume_args(run, output, signum)
     done = subprocess.run(
-        main_command("fit", "-c", str(run / "config.yaml"), "--ckpt_path", "last"),
-        cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        main_command(*command), cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr[-3000:]
-    return done.stdout + done.stderr
+    assert only_run_dir(logs) == run
+    return run
 
 
 def reference(args: list[str], logs: Path) -> dict:
@@ -134,15 +156,29 @@ def single_process_reference(tmp_path_factory) -> dict:
     return reference(SIX_EPOCHS, tmp_path_factory.mktemp("reference") / "logs")
 
 
+KILLS = [(0, signal.SIGKILL), (1, signal.SIGKILL), (2, signal.SIGKILL)]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    ("epoch", "signum"),
-    [(0, signal.SIGKILL), (1, signal.SIGKILL), (2, signal.SIGKILL)],
-    ids=lambda value: value.name if isinstance(value, signal.Signals) else f"epoch{value}",
-)  # fmt: skip
-def test_an_interrupted_fit_resumes_to_identical_weights(
-    tmp_path, single_process_reference, epoch, signum
+def test_a_fit_killed_in_epochs_0_1_2_resumes_to_identical_weights(
+    tmp_path, single_process_reference
 ):
-    run = interrupt(SIX_EPOCHS, tmp_path / "logs", epoch, signum)
-    resume(run)
+    run = stop_and_resume(SIX_EPOCHS, tmp_path / "logs", KILLS)
     assert_identical(load_last(run), single_process_reference)
+
+
+@pytest.mark.slow
+def test_a_fit_stopped_by_sigterm_and_ctrl_c_resumes_to_identical_weights(
+    tmp_path, single_process_reference
+):
+    stops = [(1, signal.SIGTERM), (3, signal.SIGINT)]  # part-way through an epoch
+    run = stop_and_resume(SIX_EPOCHS, tmp_path / "logs", stops)
+    assert_identical(load_last(run), single_process_reference)
+
+
+@pytest.mark.slow
+def test_a_killed_ddp_fit_resumes_to_identical_weights(tmp_path):
+    logs = tmp_path / "logs"
+    expected = reference([*SIX_EPOCHS, *DDP], tmp_path / "reference")
+    run = stop_and_resume([*SIX_EPOCHS, *DDP], logs, KILLS)
+    assert_identical(load_last(run), expected)

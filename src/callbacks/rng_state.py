@@ -59,8 +59,9 @@ class RestoreRNG(Callback):
 
     The state is put back when training starts, after the model was built and the
     checkpoint loaded, so the next step draws what it would have drawn in a fit that was
-    never stopped. Under DDP the state of rank 0 is saved and given to every rank (seeded
-    alike, ranks draw alike).
+    never stopped; so is the training loader's place in an epoch stopped part-way. Under
+    DDP the state of rank 0 is saved and given to every rank (seeded alike, ranks draw
+    alike).
     """
 
     def __init__(self) -> None:
@@ -76,6 +77,11 @@ class RestoreRNG(Callback):
 
     def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         """Restore the checkpoint's generator state, if a fit resumes."""
+        # Lightning gives the training loader its place in the epoch only where it builds
+        # the loader after restoring the checkpoint; a schedule sized from the trainer
+        # (`estimated_stepping_batches`) has it built before, and the epoch would restart.
+        # The loader is iterated lazily, so restoring its place here is still in time.
+        trainer.fit_loop._load_combined_loader_states()
         if self._pending is not None:
             set_rng_state(self._pending)
             self._pending = None

@@ -46,10 +46,17 @@ class EpochSampler(DistributedSampler):
 
 
 class ResumableLoader(DataLoader):
-    """A DataLoader over an `EpochSampler` whose position within the epoch is checkpointed."""
+    """A DataLoader over an `EpochSampler` whose position within the epoch is checkpointed.
+
+    It never draws from the global random generators.
+    """
 
     def __init__(self, dataset: Dataset, **kwargs: Any) -> None:
         kwargs.setdefault("sampler", EpochSampler(dataset))
+        # Each iterator draws its workers' base seed from this generator, not from the
+        # global one that dropout uses (a resumed epoch starts its iterator at another time).
+        seed = getattr(kwargs["sampler"], "seed", 0)
+        kwargs.setdefault("generator", torch.Generator().manual_seed(seed))
         super().__init__(dataset, **kwargs)
         self._served = 0
 

@@ -16,16 +16,11 @@ from typing import IO, Any
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
+from utils.errors import RunStopped
 
-class CheckpointWriteError(SystemExit):
-    """A checkpoint could not be written (disk full, no permission); the old one is kept.
 
-    Exits with code 1 after its one-line message; no traceback, as the code is not at fault.
-    """
-
-    def __init__(self, message: str) -> None:
-        super().__init__(1)
-        self.message = message
+class CheckpointWriteError(RunStopped):
+    """A checkpoint could not be written (disk full, no permission); the old one is kept."""
 
 
 def _temporary(path: Path) -> Path:
