@@ -2,5 +2,6 @@
 
 from tasks.base import OptimizedTask
 from tasks.image_classifier import ImageClassifier
+from tasks.image_reconstructor import ImageReconstructor
 
-__all__ = ["ImageClassifier", "OptimizedTask"]
+__all__ = ["ImageClassifier", "ImageReconstructor", "OptimizedTask"]
