@@ -93,3 +93,21 @@ def shapes_folder(tmp_path_factory) -> Path:
     root = write_shapes_folder(tmp_path_factory.mktemp("images") / "shapes")
     (root / "circle" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
     return root
+
+
+@pytest.fixture(scope="session")
+def shapes_run(shapes_folder, tmp_path_factory):
+    """An image-folder fit with --test_after_fit, logging to TensorBoard, MLflow and W&B."""
+    logs = tmp_path_factory.mktemp("shapes_run") / "logs"
+    result = run_main(
+        "fit", "-c", "configs/data/image_folder.yaml", "-c", "configs/model/simplenet.yaml",
+        "-c", "configs/logger/mlflow.yaml", "-c", "configs/logger/wandb.yaml",
+        "--data.root", str(shapes_folder), "--data.image_size", "32",
+        "--data.augment", "null", "--data.cache_dir", str(logs.parent / "cache"),
+        "--trainer.max_epochs", "6", "--data.batch_size", "8",
+        "--run.root", str(logs), "--test_after_fit", "true",
+        env={"WANDB_MODE": "offline"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    (run,) = logs.glob("default/*")
+    return run, result

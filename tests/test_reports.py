@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 from callbacks.test_report import class_scores
-from helpers import DIGITS, TINY, only_run_dir, read_json, run_cli, run_main
+from helpers import DIGITS, TINY, only_run_dir, read_json, run_cli
 from logger_readers import wandb_offline_runs
 
 CLASSES = ["bar", "circle", "cross"]
@@ -33,27 +33,9 @@ def test_class_scores_from_a_confusion_matrix():
     assert scores["support"].tolist() == [4, 2, 1]
 
 
-@pytest.fixture(scope="module")
-def folder_run(shapes_folder, tmp_path_factory):
-    """An image-folder fit with --test_after_fit, logging to TensorBoard, MLflow and W&B."""
-    logs = tmp_path_factory.mktemp("folder_run") / "logs"
-    result = run_main(
-        "fit", "-c", "configs/data/image_folder.yaml", "-c", "configs/model/simplenet.yaml",
-        "-c", "configs/logger/mlflow.yaml", "-c", "configs/logger/wandb.yaml",
-        "--data.root", str(shapes_folder), "--data.image_size", "32",
-        "--data.augment", "null", "--data.cache_dir", str(logs.parent / "cache"),
-        "--trainer.max_epochs", "6", "--data.batch_size", "8",
-        "--run.root", str(logs), "--test_after_fit", "true",
-        env={"WANDB_MODE": "offline"},
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-3000:]
-    (run,) = logs.glob("default/*")
-    return run, result
-
-
 @pytest.mark.slow
-def test_image_folder_run_shows_what_it_gets_wrong(folder_run):
-    run, result = folder_run
+def test_image_shapes_run_shows_what_it_gets_wrong(shapes_run):
+    run, result = shapes_run
     assert "1 unreadable image file(s) skipped" in result.stderr and "broken.png" in result.stderr
     for name in PICTURES:
         width, height = _png_size(run / name)
@@ -73,11 +55,11 @@ def test_image_folder_run_shows_what_it_gets_wrong(folder_run):
 
 
 @pytest.mark.slow
-def test_pictures_reach_every_logger_that_takes_images(folder_run):
+def test_pictures_reach_every_logger_that_takes_images(shapes_run):
     from mlflow.tracking import MlflowClient
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    run, _ = folder_run
+    run, _ = shapes_run
     events = EventAccumulator(str(run / "tensorboard"), size_guidance={"images": 0})
     events.Reload()
     assert {"curves", "confusion_matrix", "misclassified"} <= set(events.Tags()["images"])

@@ -1,9 +1,11 @@
 """Export the trained model to ONNX, with the data module's preprocessing built in."""
 
 import itertools
+import json
 import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
@@ -68,6 +70,16 @@ def export_onnx(
     return float(np.abs(actual - expected).max())
 
 
+def add_metadata(path: Path, metadata: dict[str, Any]) -> None:
+    """Store `metadata` in the ONNX file's `metadata_props`, each value as JSON text."""
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    for key, value in metadata.items():
+        model.metadata_props.add(key=key, value=json.dumps(value))
+    onnx.save(model, str(path))
+
+
 def quantize_onnx(path: Path, output: Path, calibration: Iterable[Tensor]) -> None:
     """Write an int8 copy of the ONNX model at `path` to `output` (post-training quantization).
 
@@ -117,6 +129,12 @@ def argmax_agreement(float_path: Path, int8_path: Path, inputs: Tensor) -> float
     return float((outputs[0].argmax(-1) == outputs[1].argmax(-1)).mean())
 
 
+def deployment_metadata(datamodule: Any) -> dict[str, Any]:
+    """What a program running the export needs from the data: class names, the pixel scale."""
+    keys = ("class_names", "max_value")
+    return {key: getattr(datamodule, key) for key in keys if hasattr(datamodule, key)}
+
+
 def stage_inputs(trainer: Trainer) -> Iterable[Tensor]:
     """Batches of raw inputs from the data the command used (validation data after fit)."""
     loaders = {
@@ -142,6 +160,8 @@ class ONNXExport(Callback):
     has a `preprocess(inputs)` method, which is built into the graph; otherwise it takes
     what the model's `forward` takes. The batch size is dynamic, the input is named
     `inputs` and the output `outputs` (the class logits for `tasks.ImageClassifier`).
+    The file's metadata holds the data's `class_names` and `max_value` as JSON, which
+    `scripts/predict_onnx.py` reads.
 
     With `int8`, an int8 copy `<checkpoint>.int8.onnx` is written as well (see
     `quantize_onnx`), calibrated on batches of the same data, and how often its top class
@@ -187,6 +207,7 @@ class ONNXExport(Callback):
                 pl_module.load_state_dict(state)
             example = next(iter(stage_inputs(trainer)))
             error = export_onnx(deployable, example, path, self.opset_version)
+            add_metadata(path, deployment_metadata(trainer.datamodule))
         finally:  # the trainer's model goes on with its own weights, device and mode
             pl_module.load_state_dict(trained)
             pl_module.to(device).train(training)

@@ -1,6 +1,7 @@
 """Write `predict` outputs as one CSV row per sample into the run directory."""
 
 import csv
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -8,14 +9,32 @@ from typing import Any
 import torch
 from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.callbacks import BasePredictionWriter
+from lightning.pytorch.utilities import rank_zero_info
+
+#: Output keys holding class indices; with the data's `class_names` a `<key>_name` follows.
+CLASS_KEYS = re.compile(r"label|pred|top\d+")
+
+
+def free_path(path: Path) -> Path:
+    """`path`, or `<stem>-2<suffix>`, `-3`, ... : the first name not taken yet."""
+    number, free = 1, path
+    while free.exists():
+        number += 1
+        free = path.with_name(f"{path.stem}-{number}{path.suffix}")
+    return free
 
 
 class PredictionWriter(BasePredictionWriter):
-    """Save predictions as `predictions.csv`: an `index` column plus one column per output key.
+    """Save predictions as `predictions.csv`, never overwriting an earlier one (`-2`, `-3`, ...).
 
-    `predict_step` must return a dict of tensors with one value per sample (for example
-    `{"pred": ..., "prob": ...}`). With several predict dataloaders a `dataloader` column
-    comes first; with several processes each writes `predictions-rank<N>.csv`.
+    `predict_step` returns a dict of tensors. The first column is the image's `path` when
+    the data module names its sources (`predict_sources`, set for `data.predict_path`),
+    else its `index`; then one column per output with one value per sample. Class
+    indices (`label`, `pred`, `top<k>`) are followed by the class name (`pred_name`, ...)
+    from the data module's `class_names`; a `label` of -1 (unknown) is left empty. Outputs
+    with more values per sample (e.g. reconstructed images) go into `predictions.pt`
+    beside the CSV. With several predict dataloaders a `dataloader` column comes first;
+    with several processes each writes `predictions-rank<N>.csv`.
 
     Args:
         run_dir: Folder to write into (the run directory).
@@ -32,35 +51,55 @@ class PredictionWriter(BasePredictionWriter):
         predictions: Sequence[Any],
         batch_indices: Sequence[Any],
     ) -> None:
-        """Concatenate every batch's outputs and write them with their dataset indices."""
+        """Concatenate every batch's outputs and write them with their sources."""
         # Batch indices always come per dataloader; predictions only when there are several.
         per_loader = (
             predictions if predictions and isinstance(predictions[0], list) else [predictions]
         )
         several = len(per_loader) > 1
+        sources = getattr(trainer.datamodule, "predict_sources", None)
+        names = getattr(trainer.datamodule, "class_names", None)
         header: list[str] = []
         rows: list[list] = []
+        tensors: dict[str, list[torch.Tensor]] = {}
         for loader_idx, (outputs, batches) in enumerate(
             zip(per_loader, batch_indices, strict=True)
         ):
             if not outputs:
                 continue
-            columns = {
-                key: torch.cat([out[key].flatten() for out in outputs]) for key in outputs[0]
-            }
             index = [i for batch in batches for i in batch]
-            header = ["dataloader"] * several + ["index", *columns]
-            values = zip(index, *(column.tolist() for column in columns.values()), strict=True)
-            rows.extend([loader_idx] * several + list(row) for row in values)
-        if not rows:
-            return
+            table: dict[str, list] = {"dataloader": [loader_idx] * len(index)} if several else {}
+            if sources and not several:
+                table["path"] = [sources[i] for i in index]
+            else:
+                table["index"] = index
+            for key in outputs[0]:
+                column = torch.cat([out[key].detach().cpu() for out in outputs])
+                if column.ndim > 1:
+                    tensors.setdefault(key, []).append(column)
+                    continue
+                values = column.tolist()
+                known = [v if key != "label" or v >= 0 else "" for v in values]
+                table[key] = known
+                if names and CLASS_KEYS.fullmatch(key):
+                    table[f"{key}_name"] = ["" if v == "" else names[v] for v in known]
+            header = list(table)
+            rows.extend(list(row) for row in zip(*table.values(), strict=True))
+        if rows:
+            self._write(trainer, header, rows, tensors)
+
+    def _write(self, trainer: Trainer, header: list, rows: list, tensors: dict) -> None:
         name = (
-            "predictions.csv"
-            if trainer.world_size == 1
-            else f"predictions-rank{trainer.global_rank}.csv"
+            "predictions" if trainer.world_size == 1 else f"predictions-rank{trainer.global_rank}"
         )
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.run_dir / name, "w", newline="") as file:
+        path = free_path(self.run_dir / f"{name}.csv")
+        with open(path, "w", newline="") as file:
             writer = csv.writer(file)
             writer.writerow(header)
             writer.writerows(rows)
+        written = f"{path} ({len(rows)} rows)"
+        if tensors:
+            torch.save({k: torch.cat(v) for k, v in tensors.items()}, path.with_suffix(".pt"))
+            written += f" and {', '.join(tensors)} in {path.with_suffix('.pt')}"
+        rank_zero_info(f"Predictions: {written}")

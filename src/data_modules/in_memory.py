@@ -12,6 +12,7 @@ from torch.utils.data import DataLoader, Dataset
 from data_modules.augment import BatchAugment
 from data_modules.device_loader import DeviceBatches
 from data_modules.folds import check_folds, fold_parts
+from data_modules.predict_files import load_predict_files
 from data_modules.resumable import ResumableLoader
 
 STAGES = ("train", "val", "test")
@@ -72,6 +73,9 @@ class InMemoryImageDataModule(LightningDataModule):
             (seeded by `split_seed`; `val_fraction` and a given val part are then not used
             as such); null: no folds.
         fold: The fold held out for validation, in 0..num_folds-1 (see `src/kfold.py`).
+        predict_path: What `predict` runs on: a folder of images (sub-folders named after
+            a class give the true label), image files, or a `.npy`/`.pt` file of images as
+            this data stores them; converted to `input_shape`. null: the test images.
     """
 
     #: Number of target classes and the shape of one image as (channels, height, width).
@@ -96,6 +100,7 @@ class InMemoryImageDataModule(LightningDataModule):
         augment: list[nn.Module | Callable[..., Any]] | None = None,
         num_folds: int | None = None,
         fold: int = 0,
+        predict_path: str | list[str] | None = None,
     ) -> None:
         super().__init__()
         check_folds(num_folds, fold)
@@ -116,10 +121,14 @@ class InMemoryImageDataModule(LightningDataModule):
                     f"and {other.input_shape[0]} channel(s); this data has {self.num_classes} "
                     f"and {self.input_shape[0]}"
                 )
-        self.save_hyperparameters(ignore=["eval_sets", "augment"])
+        # predict_path is no hyperparameter: a later `predict` must not change the logged ones.
+        self.save_hyperparameters(ignore=["eval_sets", "augment", "predict_path"])
+        self.predict_path = predict_path
         self.augment = BatchAugment(augment, self.max_value) if augment else None
         self.batch_size = batch_size
         self.datasets: dict[str, TensorBatchDataset] = {}
+        #: Where each prediction's image came from (set by `predict_dataloader`).
+        self.predict_sources: list[str] | None = None
         self._on_device: dict[torch.device, tuple[Tensor, Tensor]] = {}
 
     @property
@@ -198,8 +207,14 @@ class InMemoryImageDataModule(LightningDataModule):
         return [own, *(other._loader("test") for other in self.eval_sets.values())]
 
     def predict_dataloader(self) -> DataLoader:
-        """Prediction batches: the test images, in order."""
-        return self._loader("test")
+        """Prediction batches, in order: the files of `predict_path`, else the test images."""
+        if self.predict_path is None:
+            return self._loader("test")
+        images, labels, self.predict_sources = load_predict_files(
+            self.predict_path, self.input_shape, self.max_value, self.class_names
+        )
+        self.datasets["predict"] = TensorBatchDataset(images, labels)
+        return self._loader("predict")
 
     def preprocess(self, images: Tensor) -> Tensor:
         """Scale stored images to [0, 1] and normalise them per channel, a whole batch at once.

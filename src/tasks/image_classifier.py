@@ -24,8 +24,8 @@ class ImageClassifier(OptimizedTask):
     `test/acc`, and `<stage>/<name>` for each of `metrics`. Further validation/test loaders
     (a data module's `eval_sets`) are logged as `val/acc/<name>`, `test/loss/<name>`, ...,
     with names from the data module's `eval_set_names`; the first loader keeps the plain
-    keys, so the monitored `val/acc` stays the same. `predict` returns the predicted class
-    and its probability per image.
+    keys, so the monitored `val/acc` stays the same. `predict` returns the true label, the
+    predicted class and its probability, and the runners-up (`predict_top_k`) per image.
 
     Args:
         net: The network; maps images to class logits.
@@ -45,6 +45,9 @@ class ImageClassifier(OptimizedTask):
             `lr_scheduler`, `lr_scheduler_interval`, `lr_scheduler_monitor`,
             `no_weight_decay`).
     """
+
+    #: How many classes, best first, `predict` returns per image.
+    predict_top_k: int = 3
 
     def __init__(
         self,
@@ -139,8 +142,14 @@ class ImageClassifier(OptimizedTask):
         self.log("val/acc_best", self.val_acc_best.compute(), prog_bar=True)
 
     def predict_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> dict[str, Tensor]:
-        """Return the predicted class and its probability for each image."""
-        images = batch[0]
+        """Per image: true label (-1: unknown), predicted class, probability, runners-up.
+
+        The runners-up are the next `predict_top_k - 1` classes (`top2`, `top2_prob`, ...).
+        """
+        images, labels = batch
         probs = self(images).softmax(dim=-1)
-        prob, pred = probs.max(dim=-1)
-        return {"pred": pred, "prob": prob}
+        top = probs.topk(min(self.predict_top_k, probs.shape[-1]), dim=-1)
+        out = {"label": labels, "pred": top.indices[:, 0], "prob": top.values[:, 0]}
+        for k in range(1, top.indices.shape[-1]):
+            out |= {f"top{k + 1}": top.indices[:, k], f"top{k + 1}_prob": top.values[:, k]}
+        return out
