@@ -57,8 +57,9 @@ class PredictionWriter(BasePredictionWriter):
             predictions if predictions and isinstance(predictions[0], list) else [predictions]
         )
         several = len(per_loader) > 1
-        sources = getattr(trainer.datamodule, "predict_sources", None)
-        names = getattr(trainer.datamodule, "class_names", None)
+        datamodule = getattr(trainer, "datamodule", None)
+        sources = getattr(datamodule, "predict_sources", None)
+        names = getattr(datamodule, "class_names", None)
         header: list[str] = []
         rows: list[list] = []
         tensors: dict[str, list[torch.Tensor]] = {}
