@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from data_modules import DigitsDataModule, MNISTDataModule
-from data_modules.in_memory import TensorBatchDataset
+from data_modules.tensor_dataset import TensorBatchDataset
 from utils.errors import ConfigError
 
 

@@ -93,6 +93,7 @@ def test_predict_on_a_folder_writes_paths_names_and_labels_and_never_overwrites(
         assert float(onnx_rows[path]["prob"]) == pytest.approx(float(row["prob"]), abs=0.02)
 
 
+@pytest.mark.slow
 def test_digits_model_predicts_image_files_and_tensor_files(trained_run, tmp_path):
     run = tmp_path / "run"
     shutil.copytree(trained_run, run)
@@ -126,6 +127,7 @@ def test_digits_model_predicts_image_files_and_tensor_files(trained_run, tmp_pat
     assert tensor_accuracy >= 0.9
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("given", "message"),
     [("missing_folder", "is neither a file nor a folder"), ("empty", "no readable images")],

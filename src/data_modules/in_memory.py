@@ -7,40 +7,16 @@ import torch
 import torch.nn.functional as F
 from lightning.pytorch import LightningDataModule
 from torch import Tensor, nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
 
 from data_modules.augment import BatchAugment
 from data_modules.device_loader import DeviceBatches
 from data_modules.folds import check_folds, fold_parts
 from data_modules.predict_files import load_predict_files
 from data_modules.resumable import ResumableLoader
+from data_modules.tensor_dataset import TensorBatchDataset, keep_batch
 
 STAGES = ("train", "val", "test")
-
-
-class TensorBatchDataset(Dataset):
-    """Images and labels held as tensors; a whole batch is gathered with one indexing call."""
-
-    def __init__(self, images: Tensor, labels: Tensor) -> None:
-        if len(images) != len(labels):
-            raise ValueError(f"{len(images)} images but {len(labels)} labels")
-        self.images = images
-        self.labels = labels
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
-        return self.images[index], self.labels[index]
-
-    def __getitems__(self, indices: Sequence[int]) -> tuple[Tensor, Tensor]:
-        index = torch.as_tensor(indices)
-        return self.images[index], self.labels[index]
-
-
-def keep_batch(batch: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
-    """Collate function for `TensorBatchDataset`: the batch is already stacked."""
-    return batch
 
 
 class InMemoryImageDataModule(LightningDataModule):
