@@ -148,3 +148,28 @@ class ColorSquares(InMemoryImageDataModule):
             images[labels == label, :, 4 * row : 4 * row + 4, 4 * col : 4 * col + 4] = 255
         images = images.to(torch.uint8)
         return {"train": (images[:210], labels[:210]), "test": (images[210:], labels[210:])}
+
+
+def start_script(script: str, *args: str) -> subprocess.Popen:
+    """Start `python src/<script> ARGS` (e.g. sweep.py, kfold.py, main.py), output captured."""
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": "1"}
+    env.pop("RUN_VERSION", None)
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "src" / script), *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_for(path: Path, process: subprocess.Popen, timeout: float = 300) -> None:
+    """Wait until `path` exists while `process` runs (fails if it ends or time runs out)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert process.poll() is None, f"ended before {path} appeared: {process.communicate()[1]}"
+        assert time.monotonic() < deadline, f"{path} did not appear in {timeout} s"
+        time.sleep(0.05)

@@ -1,11 +1,8 @@
 """k-fold cross-validation: stratified folds of the train part, kfold.py runs and summary."""
 
 import json
-import os
 import signal
 import subprocess
-import sys
-import time
 
 import pytest
 import torch
@@ -13,7 +10,7 @@ import torch
 from data_modules import DigitsDataModule
 from data_modules.folds import fold_split
 from data_modules.in_memory import InMemoryImageDataModule
-from helpers import DIGITS, ROOT, read_json
+from helpers import DIGITS, read_json, start_script, wait_for
 
 FOLDS = 3
 #: One fold: 3 epochs of 3 training batches.
@@ -85,15 +82,7 @@ def test_bad_fold_arguments_are_refused(kwargs, message):
 
 def start_kfold(*args: str) -> subprocess.Popen:
     """Start `python src/kfold.py ARGS` in a subprocess."""
-    env = {**os.environ, "PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": "1"}
-    return subprocess.Popen(
-        [sys.executable, str(ROOT / "src" / "kfold.py"), *args],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    return start_script("kfold.py", *args)
 
 
 def test_kfold_with_too_few_folds_is_one_error(tmp_path):
@@ -107,10 +96,7 @@ def test_an_interrupted_kfold_continues_and_summarises_every_fold(tmp_path):
     args = [*DIGITS, "--num_folds", str(FOLDS), "--run.root", str(tmp_path), "--run.name", "cv"]
     experiment = tmp_path / "cv"
     process = start_kfold(*args, *TINY_FOLD)
-    deadline = time.monotonic() + 300
-    while not (experiment / "fold-1" / "config.yaml").exists():  # fold 1 is training
-        assert process.poll() is None and time.monotonic() < deadline, process.communicate()[1]
-        time.sleep(0.1)
+    wait_for(experiment / "fold-1" / "config.yaml", process)  # fold 1 is training
     process.send_signal(signal.SIGKILL)
     process.wait()
     assert (experiment / "fold-0" / "validate_metrics.json").is_file()

@@ -5,7 +5,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -14,7 +13,7 @@ import optuna
 import pytest
 import yaml
 
-from helpers import ROOT, read_json, run_main
+from helpers import read_json, run_main, start_script, wait_for
 
 #: A trial: 2 epochs of 3 training batches and 2 validation batches.
 TINY_TRIAL = {
@@ -47,18 +46,9 @@ def sweep_file(tmp_path: Path, **changes) -> Path:
     return path
 
 
-def start_sweep(*args: str, **popen) -> subprocess.Popen:
+def start_sweep(*args: str) -> subprocess.Popen:
     """Start `python src/sweep.py ARGS` in a subprocess."""
-    env = {**os.environ, "PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": "1"}
-    return subprocess.Popen(
-        [sys.executable, str(ROOT / "src" / "sweep.py"), *args],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        **popen,
-    )
+    return start_script("sweep.py", *args)
 
 
 def run_sweep(*args: str) -> tuple[int, str, str]:
@@ -184,11 +174,8 @@ def test_a_killed_sweep_continues_to_n_trials(tmp_path, signum):
     path = sweep_file(tmp_path, n_trials=3, overrides={**TINY_TRIAL, "trainer.max_epochs": 6})
     folder = tmp_path / "logs" / "t"
     process = start_sweep("-c", str(path))
-    deadline = time.monotonic() + 300
     # Trial 1 has trained an epoch (its signal handlers are in place) and has 5 to go.
-    while not (folder / "trial-0001" / "checkpoints" / "last.ckpt").exists():
-        assert process.poll() is None and time.monotonic() < deadline, process.communicate()[1]
-        time.sleep(0.05)
+    wait_for(folder / "trial-0001" / "checkpoints" / "last.ckpt", process)
     first = (folder / "trial-0000" / "config.yaml").read_text()
     process.send_signal(signum)
     out, _ = process.communicate(timeout=300)
@@ -217,10 +204,7 @@ def test_a_trial_silent_on_another_machine_is_retried(tmp_path):
     )
     folder = tmp_path / "logs" / "t"
     process = start_sweep("-c", str(path))
-    deadline = time.monotonic() + 300
-    while not (folder / "trial-0000" / "checkpoints" / "last.ckpt").exists():
-        assert process.poll() is None and time.monotonic() < deadline, process.communicate()[1]
-        time.sleep(0.05)
+    wait_for(folder / "trial-0000" / "checkpoints" / "last.ckpt", process)
     process.send_signal(signal.SIGKILL)
     process.wait()
     url = f"sqlite:///{folder / 'study.db'}"
