@@ -3,7 +3,7 @@
 import pytest
 from lightning.pytorch.accelerators import CPUAccelerator
 
-from helpers import DIGITS, only_run_dir, read_json, run_cli
+from helpers import DIGITS, ROOT, only_run_dir, read_json, run_cli
 from runs.launch import resolved_config
 
 EXPERIMENTS = {
@@ -20,6 +20,23 @@ def test_an_experiment_has_the_data_and_model_of_its_recipe_files(experiment, da
     whole = resolved_config(["-c", experiment])
     assert whole["data"] == recipe["data"] and whole["model"] == recipe["model"]
     assert whole["test_after_fit"] is True
+
+
+def test_a_class_key_takes_a_yaml_path_only_to_a_bare_class_file(tmp_path):
+    """Why the experiment files write data/model out: the `-c` files cannot be named there."""
+    from utils.errors import ConfigError
+
+    wrapped = tmp_path / "wrapped.yaml"
+    wrapped.write_text(f"data: {ROOT / 'configs/data/digits.yaml'}\n")
+    with pytest.raises(ConfigError, match='key "data"'):
+        resolved_config(["-c", str(wrapped), "-c", "configs/model/simplenet.yaml"])
+    bare = tmp_path / "digits_bare.yaml"
+    bare.write_text("class_path: data_modules.DigitsDataModule\ninit_args: {batch_size: 17}\n")
+    (tmp_path / "bare.yaml").write_text(f"data: {bare}\n")
+    config = resolved_config(
+        ["-c", str(tmp_path / "bare.yaml"), "-c", "configs/model/simplenet.yaml"]
+    )
+    assert config["data"]["init_args"]["batch_size"] == 17
 
 
 def test_the_digits_experiment_trains_and_tests_in_its_own_folder(tmp_path):
