@@ -103,6 +103,13 @@ def run_trial(sweep: Sweep, study: optuna.Study, storage: BaseStorage, trial: op
     return go_on
 
 
+def write_tables(study: optuna.Study, sweep: Sweep) -> optuna.trial.FrozenTrial | None:
+    """Write `trials.csv` and `best.yaml` into the sweep's folder; return the best trial."""
+    sweep.folder.mkdir(parents=True, exist_ok=True)
+    write_trials_csv(study, sweep.folder / "trials.csv")
+    return write_best_config(study, sweep.folder / "best.yaml")
+
+
 def main(args: list[str] | None = None) -> None:
     """Run trials until the study holds `n_trials`, then write the results."""
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
@@ -116,11 +123,11 @@ def main(args: list[str] | None = None) -> None:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
     while (trial := claim_trial(study, storage, sweep.n_trials)) is not None:
-        if not run_trial(sweep, study, storage, trial):
+        go_on = run_trial(sweep, study, storage, trial)
+        write_tables(study, sweep)  # up to date while the sweep runs
+        if not go_on:
             break
-    sweep.folder.mkdir(parents=True, exist_ok=True)
-    write_trials_csv(study, sweep.folder / "trials.csv")
-    best = write_best_config(study, sweep.folder / "best.yaml")
+    best = write_tables(study, sweep)
     for note in write_plots(study, sweep.folder):
         print(f"Plot skipped: {note}")
     states = [t.state.name.lower() for t in study.get_trials(deepcopy=False)]

@@ -177,6 +177,7 @@ def test_a_killed_sweep_continues_to_n_trials(tmp_path, signum):
     # Trial 1 has trained an epoch (its signal handlers are in place) and has 5 to go.
     wait_for(folder / "trial-0001" / "checkpoints" / "last.ckpt", process)
     first = (folder / "trial-0000" / "config.yaml").read_text()
+    assert [row["state"] for row in trials_csv(folder)] == ["complete"], "written per trial"
     process.send_signal(signum)
     out, _ = process.communicate(timeout=300)
     assert process.returncode != 0
