@@ -25,7 +25,7 @@ from utils.bootstrap import setup_project  # noqa: E402
 
 setup_project(__file__)
 
-from utils.wandb_files import iter_records  # noqa: E402
+from wandb_files import iter_records  # noqa: E402  (beside this script)
 
 RUN_PREFIXES = ("run-", "offline-run-")
 

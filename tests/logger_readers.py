@@ -3,7 +3,7 @@
 import json
 from pathlib import Path
 
-from utils.wandb_files import iter_records as wandb_records
+from wandb_files import iter_records as wandb_records
 
 
 def tensorboard_hparams(folder: Path) -> dict:

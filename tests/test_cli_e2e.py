@@ -94,6 +94,7 @@ def test_runs_from_any_working_directory(tmp_path):
         (WARMUP + ["-3"], "warmup_steps=-3 must be >= 0"),
         (WARMUP + ["100000"], "warmup_steps=100000"),
         (["--model.optimizer.lr", "-1"], "model.optimizer: Invalid learning rate: -1"),
+        (["--drop_callbacks", "[EarlyStoping]"], "drop_callbacks: no configured callback is"),
     ],
     ids=[
         "missing-config",
@@ -105,6 +106,7 @@ def test_runs_from_any_working_directory(tmp_path):
         "bad-schedule-argument",
         "warmup-longer-than-run",
         "bad-optimizer-value",
+        "unknown-dropped-callback",
     ],
 )
 def test_bad_input_gets_one_clear_error(tmp_path, args, expected):

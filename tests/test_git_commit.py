@@ -6,8 +6,9 @@ import shutil
 import subprocess
 import sys
 
-from callbacks.git_commit import Git, GitCommit
 from helpers import DIGITS, GIT_IDENTITY, ROOT, TINY, git, only_run_dir, read_json, run_cli
+from runs.git import Git
+from runs.git_commit import GitCommit
 
 
 def test_commits_modified_and_new_files_but_not_ignored_or_runs(git_repo):

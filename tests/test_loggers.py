@@ -8,7 +8,6 @@ import pytest
 import yaml
 from jsonargparse import Namespace
 
-from callbacks.log_hyperparameters import optim_hyperparameters
 from helpers import DIGITS, TINY, only_run_dir, run_cli
 from logger_readers import (
     tensorboard_hparams,
@@ -19,7 +18,7 @@ from logger_readers import (
 from loggers import CSVLogger
 from runs import RunDirectory, RunError
 from runs.logger_runs import LOGGER_RUNS
-from runs.placement import place_trainer_outputs
+from runs.placement import place_trainer_outputs, settle_trainer
 
 LR = 0.003  # configs/model/simplenet.yaml
 
@@ -51,7 +50,8 @@ def test_tensorboard_and_csv_share_the_run_and_get_the_hyperparameters(tmp_path)
 
     hparams = yaml.safe_load((run / "csv" / "hparams.yaml").read_text())
     assert hparams["optimizer/lr"] == pytest.approx(LR)
-    assert hparams["lr_scheduler/interval"] == "epoch"
+    assert hparams["lr_scheduler/interval"] == "step", "WarmupSchedule steps per optimizer step"
+    assert hparams["lr_scheduler/total_steps"] == 2  # the whole run: 1 epoch of 2 batches
     assert hparams["config"]["model"]["init_args"]["optimizer"]["init_args"]["lr"] == LR
     assert hparams["config"]["run"]["version"] == run.name
     rows = (run / "csv" / "metrics.csv").read_text().splitlines()
@@ -130,27 +130,7 @@ def test_scheduler_without_optimizer_override(tmp_path):
     assert hparams["optimizer/class"] == "AdamW"  # the task's default
     assert hparams["lr_scheduler/class"] == "StepLR"
     assert hparams["lr_scheduler/step_size"] == 3
-
-
-@pytest.mark.parametrize(
-    ("model_args", "expected"),
-    [
-        ({}, {}),
-        ({"optimizer": "torch.optim.SGD"}, {"optimizer/class": "SGD"}),
-        (
-            {"optimizer": {"class_path": "torch.optim.SGD", "init_args": {"lr": 0.1}}},
-            {"optimizer/class": "SGD", "optimizer/lr": 0.1},
-        ),
-        (
-            {"lr_scheduler": None, "lr_scheduler_interval": "step"},
-            {"lr_scheduler/class": None, "lr_scheduler/interval": "step"},
-        ),
-    ],
-    ids=["nothing", "class-only", "class-and-args", "no-scheduler"],
-)
-def test_optim_hyperparameters_are_flat_and_readable(model_args, expected):
-    config = {"model": {"class_path": "tasks.ImageClassifier", "init_args": model_args}}
-    assert optim_hyperparameters(config) == expected
+    assert hparams["lr_scheduler/interval"] == "epoch"
 
 
 def test_csv_logger_appends_when_resumed(tmp_path):
@@ -171,41 +151,34 @@ def _logger(class_path: str, **init_args) -> Namespace:
     return Namespace(class_path=class_path, init_args=Namespace(**init_args))
 
 
-def test_placement_swaps_drop_ins_dedupes_and_rejects_shared_folders(monkeypatch):
+def test_lightning_loggers_are_used_as_given_and_placed_in_the_run(monkeypatch):
     run = RunDirectory("logs", "exp", "v1")
     tb = {"save_dir": "logs", "name": "x", "version": None, "sub_dir": None}
     tb["default_hp_metric"] = False
     trainer = Namespace(
         logger=[
             _logger("lightning.pytorch.loggers.TensorBoardLogger", **tb),
-            _logger("loggers.TensorBoardLogger", **tb),
+            _logger("lightning.pytorch.loggers.TensorBoardLogger", **tb),
         ],
         callbacks=None,
     )
+    settle_trainer(trainer, [])
     place_trainer_outputs(trainer, run)
-    assert [lg.class_path for lg in trainer.logger] == ["loggers.TensorBoardLogger"]
+    assert [lg.class_path for lg in trainer.logger] == [
+        "lightning.pytorch.loggers.TensorBoardLogger"
+    ]
     tb_args = trainer.logger[0].init_args
     folder = Path(tb_args.save_dir, tb_args.name, tb_args.version, tb_args.sub_dir)
     assert folder == run.path / "tensorboard"
 
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", "https://user:token@mlflow.example")
-    trainer = Namespace(
-        logger=[
-            _logger(
-                "lightning.pytorch.loggers.MLFlowLogger",
-                experiment_name="lightning_logs",
-                run_name=None,
-                tracking_uri="https://user:token@mlflow.example",
-                save_dir="./mlruns",
-                run_id=None,
-            )
-        ]
-    )
+    trainer = Namespace(logger=[_logger("lightning.pytorch.loggers.CSVLogger", save_dir="logs")])
+    with pytest.warns(UserWarning, match="starts metrics.csv over when the run is resumed"):
+        settle_trainer(trainer, [])
     place_trainer_outputs(trainer, run)
-    mlflow = trainer.logger[0]
-    assert mlflow.class_path == "loggers.MLFlowLogger"
-    assert mlflow.init_args.tracking_uri is None, "the environment's URI must not be saved"
-    assert (mlflow.init_args.experiment_name, mlflow.init_args.run_name) == ("exp", "v1")
+    assert trainer.logger[0].class_path == "lightning.pytorch.loggers.CSVLogger"
+    assert Path(trainer.logger[0].init_args.save_dir, trainer.logger[0].init_args.version) == (
+        run.path / "csv"
+    )
 
     csv = {"save_dir": "logs", "name": "", "version": None, "prefix": ""}
     trainer = Namespace(

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from callbacks.git_commit import GitCommit
-from callbacks.provenance import Provenance, entry_point, installed_packages
 from helpers import DIGITS, ROOT, TINY, git, only_run_dir, read_json, run_cli, run_main
+from runs.git_commit import GitCommit
+from runs.provenance import Provenance, entry_point, installed_packages
 
 
 @pytest.fixture
@@ -25,7 +25,7 @@ def repo(git_repo):
 def test_record_of_a_dirty_tree(repo, monkeypatch):
     monkeypatch.setenv("PL_GLOBAL_SEED", "7")
     run_dir = repo / "logs" / "exp" / "v1"
-    entry = Provenance(run_dir, command=["src/main.py", "fit"], cwd=repo).record()
+    entry = Provenance(command=["src/main.py", "fit"], cwd=repo).record(run_dir)
     assert read_json(run_dir / "provenance.json") == {"format": 1, "entries": [entry]}
     assert entry["kind"] == "start" and entry["ckpt_path"] is None
     assert entry["command"] == ["src/main.py", "fit"]
@@ -53,10 +53,10 @@ def test_record_of_a_dirty_tree(repo, monkeypatch):
 
 def test_resume_appends_and_keeps_the_first_record(repo):
     run_dir = repo / "logs" / "exp" / "v1"
-    first = Provenance(run_dir, cwd=repo).record()
+    first = Provenance(cwd=repo).record(run_dir)
     first_text = (run_dir / "git.diff").read_text()
     (repo / "train.py").write_text("LR = 0.3\n")
-    second = Provenance(run_dir, cwd=repo).record(ckpt_path="last.ckpt")
+    second = Provenance(cwd=repo).record(run_dir, ckpt_path="last.ckpt")
     entries = read_json(run_dir / "provenance.json")["entries"]
     assert entries == [first, second]
     assert second["kind"] == "resume" and second["ckpt_path"] == "last.ckpt"
@@ -69,7 +69,7 @@ def test_git_commit_runs_before_the_sha_is_read(repo):
     run_dir = repo / "logs" / "exp" / "v1"
     before = git(repo, "rev-parse", "HEAD")
     step = GitCommit("Run exp/v1", cwd=repo)
-    entry = Provenance(run_dir, cwd=repo, git_commit=step).record()
+    entry = Provenance(cwd=repo).record(run_dir, git_commit=step)
     assert entry["git"]["sha"] == git(repo, "rev-parse", "HEAD") != before
     assert entry["git"]["committed_before_fit"] is True
     assert entry["git"]["dirty"] is False and "diff" not in entry["git"]
@@ -78,7 +78,7 @@ def test_git_commit_runs_before_the_sha_is_read(repo):
 
 def test_outside_a_repository_the_error_is_recorded(tmp_path, monkeypatch):
     monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
-    entry = Provenance(tmp_path / "run", cwd=tmp_path).record()
+    entry = Provenance(cwd=tmp_path).record(tmp_path / "run")
     assert "not inside a git repository" in entry["git"]["error"]
 
 
@@ -101,7 +101,7 @@ def test_vscode_notebook_is_copied(tmp_path, monkeypatch):
     monkeypatch.setattr(sys.modules["__main__"], "__vsc_ipynb_file__", str(notebook), raising=False)
     assert entry_point() == ("notebook", notebook.resolve())
     run_dir = tmp_path / "run"
-    entry = Provenance(run_dir, cwd=tmp_path).record()
+    entry = Provenance(cwd=tmp_path).record(run_dir)
     assert entry["entry_point"] == {
         "kind": "notebook",
         "source": str(notebook.resolve()),
@@ -109,7 +109,7 @@ def test_vscode_notebook_is_copied(tmp_path, monkeypatch):
     }
     assert (run_dir / "explore.ipynb").read_text() == '{"cells": []}'
     notebook.write_text('{"cells": [1]}')  # edited before a resume: kept beside the first copy
-    assert Provenance(run_dir, cwd=tmp_path).record()["entry_point"]["copy"] == "explore-1.ipynb"
+    assert Provenance(cwd=tmp_path).record(run_dir)["entry_point"]["copy"] == "explore-1.ipynb"
     assert (run_dir / "explore.ipynb").read_text() == '{"cells": []}'
 
 

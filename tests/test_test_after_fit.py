@@ -7,7 +7,7 @@ import pytest
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 from helpers import DIGITS, TINY, only_run_dir, read_json, run_cli
-from runs.test_after_fit import best_checkpoint
+from runs.resolve import trained_best
 
 FAST = ["--trainer.max_epochs", "2", "--trainer.limit_train_batches", "3"]
 FAST += ["--trainer.limit_val_batches", "2", "--trainer.limit_test_batches", "2"]
@@ -79,9 +79,9 @@ def test_a_checkpoint_without_monitor_is_not_the_best(tmp_path):
     saved.write_bytes(b"x")
     latest = ModelCheckpoint(dirpath=tmp_path)
     latest.best_model_path = str(saved)
-    assert best_checkpoint(_Trainer(latest)) is None
+    assert trained_best(_Trainer(latest)) is None
     monitored = ModelCheckpoint(dirpath=tmp_path, monitor="val/acc")
     monitored.best_model_path = str(saved)
-    assert best_checkpoint(_Trainer(latest, monitored)) == saved
+    assert trained_best(_Trainer(latest, monitored)) == saved
     monitored.best_model_path = str(tmp_path / "deleted.ckpt")
-    assert best_checkpoint(_Trainer(monitored)) is None
+    assert trained_best(_Trainer(monitored)) is None

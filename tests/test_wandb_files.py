@@ -2,7 +2,7 @@
 
 import pytest
 
-from utils.wandb_files import BLOCK, iter_records
+from wandb_files import BLOCK, iter_records
 
 
 def test_reads_every_history_row_of_a_multi_block_run(tmp_path):

@@ -2,13 +2,13 @@
 
 import csv
 import math
-from pathlib import Path
 from typing import Any
 
 from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.utilities import rank_zero_only
 
 from callbacks.figures import new_figure, publish_figure
+from runs.directory import run_dir
 
 STAGES = ("train", "val")
 
@@ -65,7 +65,7 @@ class Curves(Callback):
     def _write(self, trainer: Trainer) -> None:
         from matplotlib.ticker import MaxNLocator
 
-        path = Path(trainer.default_root_dir, self.filename)
+        path = run_dir(trainer) / self.filename
         keys = sorted({key for values in self.history.values() for key in values})
         names = sorted({key.split("/")[1] for key in keys}, key=lambda n: (n != "loss", n))
         epochs = sorted(self.history)

@@ -15,6 +15,8 @@ from lightning.pytorch.utilities import rank_zero_info
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 
+from runs.directory import run_dir
+
 
 def _group_names(optimizer: Optimizer, index: int) -> list[str]:
     """Names like LearningRateMonitor's: `lr-AdamW/decay`, `lr-AdamW/pg1`, `lr-AdamW`."""
@@ -58,19 +60,16 @@ def plan_learning_rates(
 class LRCurve(Callback):
     """At the start of fit, draw the planned learning rate of every parameter group over the run.
 
-    Writes `<run_dir>/<filename>` (PNG) and a CSV beside it (one column per parameter
+    Writes `<run>/<filename>` (PNG) and a CSV beside it (one column per parameter
     group, named like `LearningRateMonitor`'s keys), and logs the image to TensorBoard and
     to loggers with a `log_image` method (W&B). Schedules that depend on metrics
     (`ReduceLROnPlateau`) cannot be planned and are skipped.
 
     Args:
-        run_dir: Folder to write into; default: the trainer's `default_root_dir` (the run
-            directory when started from the CLI).
-        filename: Name of the PNG file.
+        filename: Name of the PNG file in the run directory.
     """
 
-    def __init__(self, run_dir: str | Path | None = None, filename: str = "lr_curve.png") -> None:
-        self.run_dir = Path(run_dir) if run_dir is not None else None
+    def __init__(self, filename: str = "lr_curve.png") -> None:
         self.filename = filename
         self.plan: dict[str, np.ndarray] = {}
 
@@ -83,7 +82,7 @@ class LRCurve(Callback):
         batches = trainer.num_training_batches
         if not trainer.is_global_zero:
             return
-        png = (self.run_dir or Path(trainer.default_root_dir)) / self.filename
+        png = run_dir(trainer) / self.filename
         if trainer.ckpt_path is not None and png.is_file():
             rank_zero_info(f"LRCurve: resumed run; keeping the curve planned at its start, {png}")
             return

@@ -13,7 +13,8 @@ from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_only, rank_zero_warn
 from torch import Tensor, nn
 
-from runs.test_after_fit import best_checkpoint
+from runs.directory import run_dir
+from runs.resolve import trained_best
 
 #: Subfolder of the run directory that receives the exported files.
 EXPORT_DIR = "export"
@@ -196,7 +197,7 @@ class ONNXExport(Callback):
             return
         self._exported.add(ckpt)
         name = f"{Path(ckpt).stem if ckpt else 'final'}.onnx"
-        path = Path(trainer.default_root_dir, EXPORT_DIR, name)
+        path = run_dir(trainer) / EXPORT_DIR / name
         deployable = Deployable(pl_module, getattr(trainer.datamodule, "preprocess", None))
         device, training = pl_module.device, pl_module.training
         pl_module.cpu()
@@ -230,7 +231,7 @@ class ONNXExport(Callback):
 
     def on_fit_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         """Export the best checkpoint of the fit."""
-        best = best_checkpoint(trainer)
+        best = trained_best(trainer)
         self._export(trainer, pl_module, str(best) if best else None)
 
     def on_validation_end(self, trainer: Trainer, pl_module: LightningModule) -> None:

@@ -1,7 +1,6 @@
 """What a classifier gets wrong on the test set: confusion matrix, mistakes, per-class scores."""
 
 import csv
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -11,6 +10,7 @@ from torch import Tensor
 
 from callbacks.figures import publish_figure
 from callbacks.report_figures import confusion_figure, displayable, mistakes_figure
+from runs.directory import run_dir
 
 
 def class_scores(confusion: Tensor) -> dict[str, Tensor]:
@@ -113,17 +113,17 @@ class TestReport(Callback):
 
     @rank_zero_only
     def _write(self, trainer: Trainer) -> None:
-        run_dir, names = Path(trainer.default_root_dir), self._names(trainer)
+        folder, names = run_dir(trainer), self._names(trainer)
         scores = class_scores(self.confusion)
-        run_dir.mkdir(parents=True, exist_ok=True)
-        with open(run_dir / "test_report.csv", "w", newline="") as file:
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(folder / "test_report.csv", "w", newline="") as file:
             writer = csv.writer(file)
             writer.writerow(["class", "precision", "recall", "f1", "support"])
             for i, name in enumerate(names):
                 row = [f"{scores[m][i].item():.4f}" for m in ("precision", "recall", "f1")]
                 writer.writerow([name, *row, int(scores["support"][i])])
         figure = confusion_figure(self.confusion.numpy(), names)
-        publish_figure(trainer, figure, run_dir / "confusion_matrix.png")
+        publish_figure(trainer, figure, folder / "confusion_matrix.png")
         datamodule = trainer.datamodule
         worst = self.worst or {
             "images": torch.empty(0, 1, 1, 1),
@@ -137,7 +137,7 @@ class TestReport(Callback):
         true = [names[i] for i in worst["label"]]
         pred = [names[i] for i in worst["pred"]]
         figure = mistakes_figure(images, true, pred, worst["prob"])
-        publish_figure(trainer, figure, run_dir / "misclassified.png")
+        publish_figure(trainer, figure, folder / "misclassified.png")
         rank_zero_info(
-            f"TestReport: per-class precision, recall and F1 in {run_dir / 'test_report.csv'}"
+            f"TestReport: per-class precision, recall and F1 in {folder / 'test_report.csv'}"
         )

@@ -1,8 +1,8 @@
-"""Drop-in logger variants that keep a run in one place when it is resumed.
+"""Lightning loggers with fixes for runs that are resumed, named in the configs.
 
-YAML: `loggers.TensorBoardLogger`, `loggers.CSVLogger`, `loggers.MLFlowLogger`. The CLI swaps
-Lightning's own TensorBoard, CSV and MLflow loggers for these, so configs naming Lightning's
-classes get the same behaviour.
+YAML: `loggers.TensorBoardLogger` (hyperparameters without a dummy `hp_metric`),
+`loggers.CSVLogger` (appends on resume), `loggers.MLFlowLogger` (local store, no
+environment in the config). Lightning's own loggers work too and are used as given.
 """
 
 from loggers.csv import CSVLogger

@@ -7,11 +7,12 @@ its layers, and `patch_embed.proj.weight` (a convolution) keeps its decay.
 """
 
 from dataclasses import dataclass, field
+from pkgutil import resolve_name
 
 from torch import nn
 from torch.nn.modules.batchnorm import _NormBase
 
-from utils.imports import import_class
+from utils.errors import ConfigError
 
 #: Every torch normalisation layer (BatchNorm*, SyncBatchNorm, InstanceNorm*, LazyBatchNorm*
 #: derive from `_NormBase`; LocalResponseNorm and CrossMapLRN2d have no parameters).
@@ -26,6 +27,17 @@ NORM_TYPES: tuple[type[nn.Module], ...] = (
 EMBEDDING_TYPES: tuple[type[nn.Module], ...] = (nn.Embedding, nn.EmbeddingBag)
 
 DECAY, NO_DECAY = "decay", "no_decay"
+
+
+def _module_type(path: str) -> type:
+    """The class at `path`; a ConfigError naming `no_weight_decay.module_types` if there is none."""
+    try:
+        cls = resolve_name(path)
+    except (ImportError, AttributeError, ValueError) as error:
+        raise ConfigError(f"no_weight_decay.module_types: cannot import {path!r}") from error
+    if not isinstance(cls, type):
+        raise ConfigError(f"no_weight_decay.module_types: {path!r} is not a class")
+    return cls
 
 
 def _is_bias(local_name: str) -> bool:
@@ -69,9 +81,7 @@ class NoWeightDecay:
 
         A parameter shared by several modules gets no decay if any of its owners says so.
         """
-        extra_types = tuple(
-            import_class(path, "no_weight_decay.module_types") for path in self.module_types
-        )
+        extra_types = tuple(_module_type(path) for path in self.module_types)
         excluded = set()
         for module in model.modules():
             for local_name, param in module.named_parameters(recurse=False):

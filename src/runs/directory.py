@@ -2,23 +2,46 @@
 
 import os
 import secrets
+import shutil
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from runs.slurm import batch_job_id
 from utils.errors import ConfigError
+
+if TYPE_CHECKING:
+    from lightning.pytorch import Trainer
 
 #: Carries the version chosen by the launching process to the processes Lightning starts
 #: for multi-device training, so every rank writes to the same run directory.
 VERSION_ENV = "RUN_VERSION"
 CHECKPOINTS = "checkpoints"
-#: The resolved config every fit saves in its run directory (see `callbacks.SaveRunConfig`).
+#: The resolved config every fit saves in its run directory (see `runs.SaveRunConfig`).
 CONFIG_NAME = "config.yaml"
 
 
 class RunError(ConfigError):
     """A run or checkpoint that the user asked for cannot be used; the message says why."""
+
+
+def run_dir(trainer: "Trainer") -> Path:
+    """The run directory a trainer writes into: its `default_root_dir`, set by the CLI.
+
+    Every callback that writes into the run finds it here. A trainer built in Python
+    without the CLI uses its own `default_root_dir` (the working directory by default).
+    """
+    return Path(trainer.default_root_dir)
+
+
+def discard(created: list[Path]) -> None:
+    """Remove the folders a command created: its run directory first, then empty parents."""
+    folder, *parents = created
+    shutil.rmtree(folder, ignore_errors=True)
+    for parent in parents:
+        if parent.is_dir() and not any(parent.iterdir()):
+            parent.rmdir()
 
 
 def launcher_version() -> str | None:

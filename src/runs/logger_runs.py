@@ -8,9 +8,11 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
+from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.loggers import Logger, MLFlowLogger, WandbLogger
+from lightning.pytorch.utilities import rank_zero_only
 
-from runs.directory import RunError
+from runs.directory import RunError, run_dir
 
 #: The file in the run directory that maps a logger kind to the id of its run.
 LOGGER_RUNS = "logger_runs.json"
@@ -50,3 +52,18 @@ def record_logger_runs(loggers: Iterable[Logger], run_dir: str | Path) -> dict[s
         Path(run_dir).mkdir(parents=True, exist_ok=True)
         Path(run_dir, LOGGER_RUNS).write_text(json.dumps(updated, indent=2) + "\n")
     return updated
+
+
+class RecordLoggerRuns(Callback):
+    """Write `<run>/logger_runs.json` so that resuming the run continues the same logger runs.
+
+    Loggers whose runs live in a service or central store (W&B, MLflow) get their run id
+    recorded; the CLI reads it back when a later command works in the same run directory.
+    Nothing is written in a `fast_dev_run`.
+    """
+
+    @rank_zero_only
+    def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        """Lightning has started the loggers' runs by now; record their ids."""
+        if trainer.loggers and not trainer.fast_dev_run:
+            record_logger_runs(trainer.loggers, run_dir(trainer))

@@ -1,52 +1,38 @@
-"""Point every output of the trainer (loggers, checkpoints, default root) at the run directory.
+"""Settle which loggers and callbacks run, then point the trainer's outputs at the run directory.
 
-Each logger keeps its local files in the run directory: TensorBoard in `<run>/tensorboard/`,
-CSV in `<run>/csv/`, W&B in `<run>/wandb/`. A logger whose runs live in a central store
-or service (W&B, MLflow) has its run id recorded in `<run>/logger_runs.json` when the run
-starts; later commands in the same run directory (resume, test) continue that logger run.
+`settle_trainer` edits the config that `config.yaml` records, so it names what runs.
+`place_trainer_outputs` edits only the copy that is built: each logger keeps its local
+files in the run directory (TensorBoard in `<run>/tensorboard/`, CSV in `<run>/csv/`,
+W&B in `<run>/wandb/`) and checkpoints go to `<run>/checkpoints/`. A logger whose runs
+live in a central store or service (W&B, MLflow) has its run id recorded in
+`<run>/logger_runs.json`; later commands in the same run directory continue that run.
 """
 
-import os
 from collections.abc import Callable
 from pathlib import Path
+from pkgutil import resolve_name
 from typing import Any
 
 from jsonargparse import Namespace
-from lightning.pytorch.callbacks import (
-    Callback,
-    EarlyStopping,
-    LearningRateMonitor,
-    ModelCheckpoint,
-)
-from lightning.pytorch.loggers import (
-    CSVLogger,
-    MLFlowLogger,
-    TensorBoardLogger,
-    WandbLogger,
-)
-from lightning.pytorch.utilities import rank_zero_info
+from lightning.pytorch.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger, MLFlowLogger, TensorBoardLogger, WandbLogger
+from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 
 from runs.directory import RunDirectory, RunError
 from runs.logger_runs import read_logger_runs
-from utils.imports import import_class
+from utils.errors import ConfigError
 
 Placer = Callable[[Namespace, RunDirectory], None]
 
-#: Lightning loggers replaced by the template's drop-in variants (same arguments): CSV
-#: appends on resume, TensorBoard records hyperparameters without a dummy `hp_metric`,
-#: MLflow defaults to a local store and keeps `$MLFLOW_TRACKING_URI` out of the config.
-DROP_IN_LOGGERS = {
-    "lightning.pytorch.loggers.TensorBoardLogger": "loggers.TensorBoardLogger",
-    "lightning.pytorch.loggers.tensorboard.TensorBoardLogger": "loggers.TensorBoardLogger",
-    "lightning.pytorch.loggers.CSVLogger": "loggers.CSVLogger",
-    "lightning.pytorch.loggers.csv_logs.CSVLogger": "loggers.CSVLogger",
-    "lightning.pytorch.loggers.MLFlowLogger": "loggers.MLFlowLogger",
-    "lightning.pytorch.loggers.mlflow.MLFlowLogger": "loggers.MLFlowLogger",
-}
-
-
 #: The logger used for `trainer.logger: true` or `null` (Lightning's default).
 DEFAULT_LOGGER = "loggers.TensorBoardLogger"
+
+#: Lightning loggers that work, but not as a run of this template expects.
+CAVEATS = {
+    "CSVLogger": "starts metrics.csv over when the run is resumed; loggers.CSVLogger appends",
+    "MLFlowLogger": "copies $MLFLOW_TRACKING_URI into config.yaml and defaults to ./mlruns; "
+    "loggers.MLFlowLogger keeps the URI out and a local store under run.root",
+}
 
 
 def _in_subfolder(folder: str) -> Placer:
@@ -111,28 +97,59 @@ def _as_list(value: Any) -> list:
     return value if isinstance(value, list) else [value]
 
 
-def place_logger(logger: Namespace, run: RunDirectory) -> None:
-    """Set the location arguments of one logger's config so its files land in the run."""
-    if logger.class_path in DROP_IN_LOGGERS:
-        logger.class_path = DROP_IN_LOGGERS[logger.class_path]
-        env_uri = os.environ.get("MLFLOW_TRACKING_URI")
-        if env_uri and logger.init_args.get("tracking_uri") == env_uri:
-            logger.init_args.tracking_uri = None  # Lightning's default copied the environment
-    cls = import_class(logger.class_path, "trainer.logger")
-    placer = next((p for base, p in LOGGER_PLACERS if issubclass(cls, base)), _save_dir_only)
-    placer(logger.init_args, run)
+def _keep_callbacks(trainer: Namespace, keep: Callable[[Namespace], bool]) -> list[Namespace]:
+    """Keep the configured callbacks for which `keep(callback)` holds; return the others."""
+    callbacks = _as_list(trainer.get("callbacks"))
+    left_out = [c for c in callbacks if not keep(c)]
+    if left_out:
+        trainer.callbacks = [c for c in callbacks if keep(c)]
+    return left_out
 
 
-def _dedupe_loggers(trainer: Namespace) -> list:
-    """Drop exact repeats (a preset adding a logger that is already configured the same way)."""
+def _drop_kind(trainer: Namespace, kind: type, reason: str) -> None:
+    """Leave out the configured callbacks of `kind`, which would stop the run, saying why."""
+    if _keep_callbacks(trainer, lambda c: not issubclass(resolve_name(c.class_path), kind)):
+        rank_zero_info(f"{reason}: {kind.__name__} is left out")
+
+
+def drop_callbacks(trainer: Namespace, names: list[str]) -> None:
+    """Leave out the configured callbacks named in `names` (class name or full class path)."""
+    for name in names:
+
+        def other(callback: Namespace, name: str = name) -> bool:
+            return name not in (callback.class_path, callback.class_path.rpartition(".")[2])
+
+        if not _keep_callbacks(trainer, other):
+            configured = [c.class_path.rpartition(".")[2] for c in _as_list(trainer.callbacks)]
+            raise ConfigError(
+                f"drop_callbacks: no configured callback is named {name!r}; "
+                f"trainer.callbacks has {', '.join(configured) or 'none'}"
+            )
+
+
+def settle_trainer(trainer: Namespace, drop: list[str]) -> None:
+    """Make the trainer config name what runs (this is what `config.yaml` records).
+
+    The default logger gets its class named, an exact repeat of a logger is kept once,
+    the callbacks in `drop` are left out, and so are callbacks that would stop the run:
+    `LearningRateMonitor` without a logger, `EarlyStopping` without validation.
+    """
+    if trainer.get("logger") in (None, True):  # Lightning's default logger, named
+        default = Namespace(save_dir="logs")  # like every logger, pointed into the run
+        trainer.logger = [Namespace(class_path=DEFAULT_LOGGER, init_args=default)]
     loggers = _as_list(trainer.get("logger"))
-    unique: list = []
-    for logger in loggers:
-        if not any(logger == kept for kept in unique):
-            unique.append(logger)
+    unique = [lg for i, lg in enumerate(loggers) if not any(lg == kept for kept in loggers[:i])]
     if len(unique) < len(loggers):
         trainer.logger = unique
-    return unique
+    for logger in unique:
+        module, _, name = logger.class_path.rpartition(".")
+        if module.startswith("lightning.pytorch.loggers") and name in CAVEATS:
+            rank_zero_warn(f"trainer.logger: Lightning's {name} {CAVEATS[name]}")
+    drop_callbacks(trainer, drop)
+    if not unique:
+        _drop_kind(trainer, LearningRateMonitor, "No logger is configured")
+    if trainer.get("limit_val_batches") == 0:
+        _drop_kind(trainer, EarlyStopping, "Validation is off (limit_val_batches=0)")
 
 
 def _check_distinct_folders(loggers: list) -> None:
@@ -150,39 +167,21 @@ def _check_distinct_folders(loggers: list) -> None:
         seen[folder] = logger.class_path
 
 
-def _drop_callbacks(trainer: Namespace, kind: type[Callback], reason: str) -> None:
-    """Leave out the configured callbacks of `kind`, which would stop the run, saying why."""
-    callbacks = _as_list(trainer.get("callbacks"))
-    kept = [
-        c
-        for c in callbacks
-        if not issubclass(import_class(c.class_path, "trainer.callbacks"), kind)
-    ]
-    if len(kept) < len(callbacks):
-        rank_zero_info(f"{reason}: {kind.__name__} is left out")
-        trainer.callbacks = kept
-
-
 def place_trainer_outputs(trainer: Namespace, run: RunDirectory) -> None:
     """Point the trainer's root, loggers, checkpoint callbacks and profiler at `run`."""
     trainer.default_root_dir = str(run.path)
-    if trainer.get("logger") in (None, True):  # Lightning's default logger, placed like ours
-        trainer.logger = [Namespace(class_path=DEFAULT_LOGGER, init_args=Namespace())]
-    for logger in _as_list(trainer.get("logger")):
-        place_logger(logger, run)
-    loggers = _dedupe_loggers(trainer)
+    loggers = _as_list(trainer.get("logger"))
+    for logger in loggers:
+        cls = resolve_name(logger.class_path)
+        placer = next((p for base, p in LOGGER_PLACERS if issubclass(cls, base)), _save_dir_only)
+        placer(logger.init_args, run)
     _check_distinct_folders(loggers)
-    if not loggers:
-        _drop_callbacks(trainer, LearningRateMonitor, "No logger is configured")
-    if trainer.get("limit_val_batches") == 0:
-        _drop_callbacks(trainer, EarlyStopping, "Validation is off (limit_val_batches=0)")
     profiler = trainer.get("profiler")
     if isinstance(profiler, Namespace) and profiler.get("init_args") is not None:
         if profiler.init_args.get("dirpath") is None:  # its report goes into the run
             profiler.init_args.dirpath = str(run.path)
     for callback in _as_list(trainer.get("callbacks")):
-        cls = import_class(callback.class_path, "trainer.callbacks")
-        if not issubclass(cls, ModelCheckpoint):
+        if not issubclass(resolve_name(callback.class_path), ModelCheckpoint):
             continue
         if callback.init_args.get("dirpath") is None:
             callback.init_args.dirpath = str(run.checkpoints)

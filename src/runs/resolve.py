@@ -1,6 +1,8 @@
 """Decide which run directory a command works in and which checkpoint it loads."""
 
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import torch
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
@@ -8,23 +10,43 @@ from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from runs.directory import CONFIG_NAME, RunDirectory, RunError
 from runs.slurm import requeued_checkpoint
 
+if TYPE_CHECKING:
+    from lightning.pytorch import Trainer
+
 LAST = "last.ckpt"
 
 
+def best_checkpoint(states: Iterable[Mapping[str, Any]]) -> Path | None:
+    """The best checkpoint recorded by the first `ModelCheckpoint` that monitors a metric.
+
+    `states` are `ModelCheckpoint` states: `[c.state_dict() for c in
+    trainer.checkpoint_callbacks]` during a run, or the ones saved in a checkpoint. The
+    path is returned as recorded (check that it still exists); None when none is recorded.
+    """
+    for state in states:
+        if state.get("monitor") is not None and state.get("best_model_path"):
+            return Path(state["best_model_path"])
+    return None
+
+
+def trained_best(trainer: "Trainer") -> Path | None:
+    """The best checkpoint this trainer's `ModelCheckpoint` saved, if the file exists."""
+    best = best_checkpoint(c.state_dict() for c in trainer.checkpoint_callbacks)
+    return best if best is not None and best.is_file() else None
+
+
 def best_checkpoint_of(run: RunDirectory) -> Path:
-    """The best checkpoint recorded by `ModelCheckpoint` in the run's `last.ckpt`."""
+    """The best checkpoint of a finished or stopped run, as recorded in its `last.ckpt`."""
     last = run.checkpoints / LAST
     if not last.is_file():
         raise RunError(f"--ckpt_path best: {last} not found, so the best checkpoint is unknown")
     state = torch.load(last, map_location="cpu", weights_only=True, mmap=True).get("callbacks", {})
-    for key, value in state.items():
-        monitored = key.startswith("ModelCheckpoint") and value.get("monitor") is not None
-        if monitored and value.get("best_model_path"):
-            best = Path(value["best_model_path"])
-            if best.is_file():
-                return best
-            raise RunError(f"--ckpt_path best: {best} (recorded in {last}) no longer exists")
-    raise RunError(f"--ckpt_path best: {last} records no best checkpoint; pass a path instead")
+    best = best_checkpoint(v for k, v in state.items() if k.startswith("ModelCheckpoint"))
+    if best is None:
+        raise RunError(f"--ckpt_path best: {last} records no best checkpoint; pass a path instead")
+    if not best.is_file():
+        raise RunError(f"--ckpt_path best: {best} (recorded in {last}) no longer exists")
+    return best
 
 
 def _find_run(run: RunDirectory, keyword: str) -> RunDirectory:

@@ -6,16 +6,9 @@ from pathlib import Path
 from lightning.pytorch import LightningDataModule, LightningModule, Trainer
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_only
 
+from runs.resolve import trained_best
+
 log = logging.getLogger(__name__)
-
-
-def best_checkpoint(trainer: Trainer) -> Path | None:
-    """The best checkpoint of the trainer's first monitoring `ModelCheckpoint`, if it exists."""
-    for callback in trainer.checkpoint_callbacks:
-        best = getattr(callback, "best_model_path", "")
-        if getattr(callback, "monitor", None) is not None and best and Path(best).is_file():
-            return Path(best)
-    return None
 
 
 def test_after_fit(
@@ -26,7 +19,7 @@ def test_after_fit(
     The test metrics are written by the run's callbacks (`test_metrics.json` in the run
     directory) and logged to the same loggers as the fit.
     """
-    ckpt = best_checkpoint(trainer)
+    ckpt = trained_best(trainer)
     if ckpt is None:
         rank_zero_only(log.warning)(
             "--test_after_fit: no best checkpoint (no ModelCheckpoint with a `monitor` saved "

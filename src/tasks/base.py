@@ -17,6 +17,8 @@ from utils.errors import ConfigError
 Interval = Literal["epoch", "step"]
 
 _SCALARS = (str, int, float, bool, type(None))
+#: Optimizer defaults that choose an implementation, not a hyperparameter.
+_IMPLEMENTATION = {"foreach", "fused", "capturable", "differentiable"}
 
 
 @contextmanager
@@ -99,6 +101,56 @@ class OptimizedTask(LightningModule):
                 "monitor": self.lr_scheduler_monitor,
             },
         }
+
+    def optimization_summary(self) -> dict[str, Any]:
+        """The optimizer and scheduler as they run, flat, for the loggers' hyperparameters.
+
+        Read from the trainer's optimizers and scheduler configs once they are built:
+        `optimizer/class`, `optimizer/lr` (the peak, before any schedule), `optimizer/
+        weight_decay` (of the decayed group), `optimizer/betas`, ...; `lr_scheduler/class`
+        (None without a scheduler), its arguments, `lr_scheduler/interval` (when it really
+        steps: `epoch` or `step`), `lr_scheduler/frequency` and `lr_scheduler/monitor`.
+        """
+        schedulers = {id(c.scheduler.optimizer): c for c in self.trainer.lr_scheduler_configs}
+        out: dict[str, Any] = {}
+        for index, optimizer in enumerate(self.trainer.optimizers):
+            suffix = f"_{index}" if index else ""
+            groups = [g for g in optimizer.param_groups if g.get("name") != NO_DECAY]
+            group = {**optimizer.defaults, **(groups or optimizer.param_groups)[0]}
+            group["lr"] = group.get("initial_lr", group["lr"])
+            out[f"optimizer{suffix}/class"] = type(optimizer).__name__
+            for key in optimizer.defaults:
+                value = list(group[key]) if isinstance(group[key], tuple) else group[key]
+                if key not in _IMPLEMENTATION and value is not None and _plain(value):
+                    out[f"optimizer{suffix}/{key}"] = value
+            out.update(
+                self._scheduler_summary(f"lr_scheduler{suffix}", schedulers.get(id(optimizer)))
+            )
+        return out
+
+    def _scheduler_summary(self, prefix: str, config: Any) -> dict[str, Any]:
+        """Class, arguments, interval, frequency and monitor of one scheduler config."""
+        if config is None:
+            return {f"{prefix}/class": None}
+        scheduler = config.scheduler
+        if isinstance(self.lr_scheduler_factory, RunSchedule):  # its arguments, as planned
+            name, args = type(self.lr_scheduler_factory).__name__, vars(self.lr_scheduler_factory)
+            args = {**args, "total_steps": getattr(scheduler, "total_steps", None)}
+        else:
+            name, args = type(scheduler).__name__, scheduler.state_dict()
+        out = {f"{prefix}/class": name}
+        for key, value in args.items():
+            if (
+                not key.startswith("_")
+                and key not in ("last_epoch", "verbose")
+                and value is not None
+            ):
+                if isinstance(value, _SCALARS):
+                    out[f"{prefix}/{key}"] = value
+        out.update({f"{prefix}/interval": config.interval, f"{prefix}/frequency": config.frequency})
+        if config.reduce_on_plateau:
+            out[f"{prefix}/monitor"] = config.monitor
+        return out
 
     def on_train_start(self) -> None:
         """Warn when a resumed schedule was planned for a different run length than this run's."""

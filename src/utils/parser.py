@@ -1,9 +1,10 @@
-"""The CLI's argument parser: errors as one short message, loud links from the data module."""
+"""The CLI's argument parser (errors in one line, loud links from the data module) and flags."""
 
 import os
 import sys
 from collections.abc import Callable
-from typing import Any, NoReturn
+from dataclasses import dataclass, field
+from typing import Any, Literal, NoReturn
 
 from jsonargparse import Namespace, set_parsing_settings
 from lightning.pytorch.cli import LightningArgumentParser
@@ -127,3 +128,28 @@ class Parser(LightningArgumentParser):
         prog = parser.prog.replace(" [options]", "")
         sys.stderr.write(f"  (`{prog} --help` lists every option)\n")
         sys.exit(2)
+
+
+@dataclass
+class Flags:
+    """The template's own top-level flags.
+
+    Every subcommand accepts them, so a fit's `config.yaml` also drives `test` and
+    `predict`; the fit-only flags do nothing there.
+
+    Args:
+        ignore_warnings: Silence Python warnings.
+        git_commit_before_fit: fit: first commit modified and new (not gitignored) files,
+            naming the run.
+        test_after_fit: fit: afterwards test the best checkpoint and write test_metrics.json.
+        float32_matmul_precision: torch.set_float32_matmul_precision before training;
+            high allows TF32.
+        drop_callbacks: Leave out these callbacks of trainer.callbacks, by class name or
+            class path (e.g. [EarlyStopping, RichProgressBar]).
+    """
+
+    ignore_warnings: bool = False
+    git_commit_before_fit: bool = False
+    test_after_fit: bool = False
+    float32_matmul_precision: Literal["highest", "high", "medium"] = "high"
+    drop_callbacks: list[str] = field(default_factory=list)

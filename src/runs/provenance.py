@@ -23,7 +23,9 @@ from typing import Any
 from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.utilities import rank_zero_only
 
-from callbacks.git_commit import Git, GitCommit, GitError
+from runs.directory import run_dir
+from runs.git import Git, GitError
+from runs.git_commit import GitCommit
 
 PROVENANCE_NAME = "provenance.json"
 FORMAT_VERSION = 1
@@ -145,82 +147,79 @@ def git_state(git: Git, run_dir: Path, diff_name: str) -> dict[str, Any]:
 
 
 class Provenance(Callback):
-    """Append where this fit came from to `provenance.json` in the run directory.
+    """Append where this fit came from to `<run>/provenance.json`.
 
     One entry per fit of the run (`start`, then `resume` for fits from a checkpoint):
     command line, working directory, start time, hostname, seed, git sha / dirty flag /
     patch, Python, torch, Lightning and CUDA versions, installed packages, and a copy of
-    the launching notebook or script. Rank zero only.
+    the launching notebook or script. With `--git_commit_before_fit` the commit is made
+    first, so the sha is the new commit. Rank zero only; nothing in a `fast_dev_run`.
 
     Args:
-        run_dir: The run directory.
-        command: The command line to record (default: `sys.argv`).
-        git_commit: The `GitCommit` step, if any; it runs first so the sha is the new commit.
+        command: The command line to record; default: the one the CLI was given
+            (`sys.argv` outside the CLI).
         cwd: A folder inside the git repository (default: the working directory).
     """
 
-    def __init__(
-        self,
-        run_dir: str | Path,
-        command: list[str] | None = None,
-        git_commit: GitCommit | None = None,
-        cwd: str | Path | None = None,
-    ) -> None:
-        self.run_dir = Path(run_dir)
-        self.command = list(command) if command is not None else list(sys.argv)
-        self.git_commit = git_commit
+    def __init__(self, command: list[str] | None = None, cwd: str | None = None) -> None:
+        self.command = list(command) if command is not None else None
         self.git = Git(cwd)
         self.entry: dict[str, Any] | None = None
 
-    @property
-    def path(self) -> Path:
-        """The provenance file."""
-        return self.run_dir / PROVENANCE_NAME
-
     def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         """Record once per fit, after the checkpoint to resume from is known."""
-        if self.entry is None:
-            self.record(trainer.ckpt_path)
+        if self.entry is None and not trainer.fast_dev_run:
+            # The `--git_commit_before_fit` step, which the config saver made at setup.
+            commits = [c.git_commit for c in trainer.callbacks if hasattr(c, "git_commit")]
+            self.record(run_dir(trainer), trainer.ckpt_path, next(filter(None, commits), None))
 
     @rank_zero_only
-    def record(self, ckpt_path: str | Path | None = None) -> dict[str, Any]:
-        """Append an entry for a fit started now (resumed from `ckpt_path`, if given)."""
-        if self.git_commit is not None:
-            self.git_commit.commit()
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+    def record(
+        self,
+        folder: str | Path,
+        ckpt_path: str | Path | None = None,
+        git_commit: GitCommit | None = None,
+    ) -> dict[str, Any]:
+        """Append an entry for a fit started now in `folder` (resumed from `ckpt_path`, if given).
+
+        `git_commit` is the `--git_commit_before_fit` step, committed now if it has not been.
+        """
+        if git_commit is not None:
+            git_commit.commit()
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / PROVENANCE_NAME
         document = {"format": FORMAT_VERSION, "entries": []}
-        if self.path.is_file():
-            document = json.loads(self.path.read_text())
+        if path.is_file():
+            document = json.loads(path.read_text())
         number = len(document["entries"])
         seed = os.environ.get("PL_GLOBAL_SEED")
         entry: dict[str, Any] = {
             "kind": "resume" if ckpt_path else "start",
             "started_at": datetime.now().astimezone().isoformat(timespec="seconds"),
-            "command": self.command,
+            "command": self.command if self.command is not None else list(sys.argv),
             "cwd": os.getcwd(),
             "hostname": socket.gethostname(),
             "seed": int(seed) if seed is not None else None,
             "ckpt_path": str(ckpt_path) if ckpt_path else None,
-            "git": git_state(
-                self.git, self.run_dir, "git.diff" if number == 0 else f"git-{number}.diff"
-            ),
+            "git": git_state(self.git, folder, "git.diff" if number == 0 else f"git-{number}.diff"),
             "versions": versions(),
             "entry_point": None,
         }
-        if self.git_commit is not None:
-            entry["git"]["committed_before_fit"] = self.git_commit.committed
+        if git_commit is not None:
+            entry["git"]["committed_before_fit"] = git_commit.committed
         found = entry_point()
         if found is not None:
             kind, source = found
             entry["entry_point"] = {
                 "kind": kind,
                 "source": str(source),
-                "copy": _copy_into(source, self.run_dir),
+                "copy": _copy_into(source, folder),
             }
         entry["packages"] = installed_packages()
         document["entries"].append(entry)
-        temporary = self.path.with_suffix(".json.tmp")
+        temporary = path.with_suffix(".json.tmp")
         temporary.write_text(json.dumps(document, indent=2) + "\n")
-        os.replace(temporary, self.path)
+        os.replace(temporary, path)
         self.entry = entry
         return entry

@@ -11,6 +11,8 @@ from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.callbacks import BasePredictionWriter
 from lightning.pytorch.utilities import rank_zero_info
 
+from runs.directory import run_dir
+
 #: Output keys holding class indices; with the data's `class_names` a `<key>_name` follows.
 CLASS_KEYS = re.compile(r"label|pred|top\d+")
 
@@ -25,7 +27,7 @@ def free_path(path: Path) -> Path:
 
 
 class PredictionWriter(BasePredictionWriter):
-    """Save predictions as `predictions.csv`, never overwriting an earlier one (`-2`, `-3`, ...).
+    """Save predictions as `<run>/predictions.csv`, never overwriting one (`-2`, `-3`, ...).
 
     `predict_step` returns a dict of tensors. The first column is the image's `path` when
     the data module names its sources (`predict_sources`, set for `data.predict_path`),
@@ -34,15 +36,12 @@ class PredictionWriter(BasePredictionWriter):
     from the data module's `class_names`; a `label` of -1 (unknown) is left empty. Outputs
     with more values per sample (e.g. reconstructed images) go into `predictions.pt`
     beside the CSV. With several predict dataloaders a `dataloader` column comes first;
-    with several processes each writes `predictions-rank<N>.csv`.
-
-    Args:
-        run_dir: Folder to write into (the run directory).
+    with several processes each writes `predictions-rank<N>.csv`. Nothing is written in a
+    `fast_dev_run`.
     """
 
-    def __init__(self, run_dir: str | Path) -> None:
+    def __init__(self) -> None:
         super().__init__(write_interval="epoch")
-        self.run_dir = Path(run_dir)
 
     def write_on_epoch_end(
         self,
@@ -86,15 +85,16 @@ class PredictionWriter(BasePredictionWriter):
                     table[f"{key}_name"] = ["" if v == "" else names[v] for v in known]
             header = list(table)
             rows.extend(list(row) for row in zip(*table.values(), strict=True))
-        if rows:
+        if rows and not trainer.fast_dev_run:
             self._write(trainer, header, rows, tensors)
 
     def _write(self, trainer: Trainer, header: list, rows: list, tensors: dict) -> None:
         name = (
             "predictions" if trainer.world_size == 1 else f"predictions-rank{trainer.global_rank}"
         )
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        path = free_path(self.run_dir / f"{name}.csv")
+        folder = run_dir(trainer)
+        folder.mkdir(parents=True, exist_ok=True)
+        path = free_path(folder / f"{name}.csv")
         with open(path, "w", newline="") as file:
             writer = csv.writer(file)
             writer.writerow(header)
