@@ -53,8 +53,11 @@ def run_cli(*args: str):
 
 
 def only_run_dir(logs: Path) -> Path:
-    """The single run directory under `logs/<name>/`; fails if there is not exactly one."""
-    runs = [p for p in logs.glob("*/*") if p.is_dir()]
+    """The single run directory under `logs/<name>/`; fails if there is not exactly one.
+
+    MLflow's local artifact store (`logs/mlartifacts/<experiment>/`) is shared, not a run.
+    """
+    runs = [p for p in logs.glob("*/*") if p.is_dir() and p.parent.name != "mlartifacts"]
     assert len(runs) == 1, f"expected one run directory, found {runs}"
     return runs[0]
 
