@@ -16,6 +16,8 @@ from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
+from runs.directory import CHECKPOINTS, run_dir
+
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
@@ -24,7 +26,7 @@ def last_checkpoint(trainer: Trainer) -> Path:
     for callback in trainer.checkpoint_callbacks:
         if isinstance(callback, ModelCheckpoint) and callback.dirpath:
             return Path(callback.dirpath) / f"{ModelCheckpoint.CHECKPOINT_NAME_LAST}.ckpt"
-    return Path(trainer.default_root_dir) / "checkpoints" / "last.ckpt"
+    return run_dir(trainer) / CHECKPOINTS / "last.ckpt"
 
 
 def resume_command(run_dir: Path) -> str:
@@ -86,13 +88,13 @@ class StopOnSignal(Callback):
         trainer.save_checkpoint(path)
         exception.code = 128 + self.signum
         if trainer.is_global_zero:
-            run_dir = Path(trainer.default_root_dir)
+            folder = run_dir(trainer)
             name = signal.Signals(self.signum).name
             print(
                 f"Stopped by {name} in epoch {trainer.current_epoch} after step "
                 f"{trainer.global_step}; saved {path}\n"
-                f"Run directory: {run_dir}\n"
-                f"Resume with: {resume_command(run_dir)}",
+                f"Run directory: {folder}\n"
+                f"Resume with: {resume_command(folder)}",
                 file=sys.stderr,
                 flush=True,
             )
