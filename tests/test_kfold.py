@@ -85,10 +85,14 @@ def start_kfold(*args: str) -> subprocess.Popen:
     return start_script("kfold.py", *args)
 
 
-def test_kfold_with_too_few_folds_is_one_error(tmp_path):
-    process = start_kfold(*DIGITS, "--num_folds", "1", "--run.root", str(tmp_path))
-    _, err = process.communicate(timeout=300)
-    assert process.returncode == 2 and err.strip() == "error: --num_folds must be >= 2, got 1"
+def test_kfold_with_too_few_folds_is_one_error(tmp_path, capsys):
+    import kfold
+
+    with pytest.raises(SystemExit) as exit_info:
+        kfold.main([*DIGITS, "--num_folds", "1", "--run.root", str(tmp_path)])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.strip() == "error: --num_folds must be >= 2, got 1"
+    assert not any(tmp_path.iterdir())
 
 
 @pytest.mark.slow
