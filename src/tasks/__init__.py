@@ -3,5 +3,6 @@
 from tasks.base import OptimizedTask
 from tasks.image_classifier import ImageClassifier
 from tasks.image_reconstructor import ImageReconstructor
+from tasks.staged import StagedTask
 
-__all__ = ["ImageClassifier", "ImageReconstructor", "OptimizedTask"]
+__all__ = ["ImageClassifier", "ImageReconstructor", "OptimizedTask", "StagedTask"]

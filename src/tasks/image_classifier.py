@@ -8,8 +8,9 @@ from torch import Tensor, nn
 from torchmetrics import MaxMetric, MeanMetric, Metric
 from torchmetrics.classification import MulticlassAccuracy
 
-from tasks.base import OptimizedTask, _names_the_argument
+from tasks.base import _names_the_argument
 from tasks.stage_metrics import MetricCallable, StageMetrics
+from tasks.staged import StagedTask
 from utils.errors import ConfigError
 
 #: `torch.compile` modes: `reduce-overhead` replays CUDA graphs (small nets on a GPU),
@@ -17,7 +18,7 @@ from utils.errors import ConfigError
 CompileMode = Literal["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"]
 
 
-class ImageClassifier(OptimizedTask):
+class ImageClassifier(StagedTask):
     """Trains `net` to classify images with cross-entropy.
 
     Logs `train/loss`, `train/acc`, `val/loss`, `val/acc`, `val/acc_best`, `test/loss` and
@@ -117,22 +118,6 @@ class ImageClassifier(OptimizedTask):
         if stage == "train":
             self.log("train/loss_step", loss, on_step=True, on_epoch=False)
         return loss
-
-    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
-        """One optimisation step; returns the loss for Lightning to back-propagate."""
-        return self._shared_step(batch, "train")
-
-    def validation_step(
-        self, batch: tuple[Tensor, Tensor], batch_idx: int, dataloader_idx: int = 0
-    ) -> None:
-        """Accumulate the validation metrics of the batch's loader."""
-        self._shared_step(batch, "val", dataloader_idx)
-
-    def test_step(
-        self, batch: tuple[Tensor, Tensor], batch_idx: int, dataloader_idx: int = 0
-    ) -> None:
-        """Accumulate the test metrics of the batch's loader."""
-        self._shared_step(batch, "test", dataloader_idx)
 
     def on_validation_epoch_end(self) -> None:
         """Track and log the best validation accuracy so far."""

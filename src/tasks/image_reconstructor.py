@@ -12,13 +12,13 @@ from torchmetrics.image import PeakSignalNoiseRatio, StructuralSimilarityIndexMe
 
 from callbacks.figures import publish_figure
 from callbacks.report_figures import displayable, image_grid_figure
-from tasks.base import OptimizedTask
 from tasks.stage_metrics import StageMetrics
+from tasks.staged import StagedTask
 
 LOSSES = {"mse": F.mse_loss, "l1": F.l1_loss}
 
 
-class ImageReconstructor(OptimizedTask):
+class ImageReconstructor(StagedTask):
     """Trains `net` to reproduce its input images, compared in [0, 1] pixel values.
 
     The network gets the preprocessed (normalised) images and returns images in [0, 1]
@@ -91,22 +91,6 @@ class ImageReconstructor(OptimizedTask):
             shown = self.hparams.images_shown
             self._shown = (target[:shown].detach(), output[:shown].detach())
         return loss
-
-    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
-        """One optimisation step; returns the loss for Lightning to back-propagate."""
-        return self._shared_step(batch, "train")
-
-    def validation_step(
-        self, batch: tuple[Tensor, Tensor], batch_idx: int, dataloader_idx: int = 0
-    ) -> None:
-        """Accumulate the validation metrics; keep the first images for the picture."""
-        self._shared_step(batch, "val", dataloader_idx)
-
-    def test_step(
-        self, batch: tuple[Tensor, Tensor], batch_idx: int, dataloader_idx: int = 0
-    ) -> None:
-        """Accumulate the test metrics of the batch's loader."""
-        self._shared_step(batch, "test", dataloader_idx)
 
     def on_validation_epoch_end(self) -> None:
         """Log the best validation PSNR so far and draw `reconstructions.png`."""
