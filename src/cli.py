@@ -1,7 +1,7 @@
 """The command line interface: LightningCLI plus the template's run directory and flags.
 
-It only wires: arguments and links, the run directory and checkpoint, outputs pointed at
-the run. Every callback is in the config; `runs.SaveRunConfig` saves and logs the config.
+It only wires: arguments, links, the run directory and checkpoint, outputs pointed at the
+run. Callbacks are in the config; `runs.SaveRunConfig` saves and logs the config.
 """
 
 import os
@@ -18,6 +18,7 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_only
 
 from runs import Provenance, RunDirectory, SaveRunConfig
+from runs.command_line import check_command_line
 from runs.directory import discard, run_dir
 from runs.placement import place_trainer_outputs, settle_trainer
 from runs.resolve import resolve_run
@@ -137,6 +138,7 @@ class CLI(LightningCLI):
 def main(args: list[str] | None = None) -> None:
     """Run the CLI on `args` (default: the command line); config errors exit with code 2."""
     try:
+        check_command_line(sys.argv[1:] if args is None else args)
         CLI(args=args)
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -144,7 +146,6 @@ def main(args: list[str] | None = None) -> None:
     except RunStopped:  # its one line was printed where it stopped
         sys.exit(1)
     finally:
-        # Under torchrun the process group outlives the trainer; left to interpreter exit,
-        # its threads can abort the process ("terminate called without an active exception").
+        # Under torchrun the process group outlives the trainer; its threads can abort the exit.
         if torch.distributed.is_available() and torch.distributed.is_initialized():
             torch.distributed.destroy_process_group()

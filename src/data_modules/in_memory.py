@@ -84,6 +84,10 @@ class InMemoryImageDataModule(LightningDataModule):
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if not 0.0 < val_fraction < 1.0:
             raise ValueError(f"val_fraction must be between 0 and 1, got {val_fraction}")
+        if num_workers < 0:
+            raise ValueError(
+                f"num_workers must be >= 0 (0: load in the main process), got {num_workers}"
+            )
         if device_resident and (num_workers or pin_memory):
             raise ValueError(
                 "device_resident gathers batches on the device: set num_workers 0 and "

@@ -3,6 +3,7 @@
 import os
 import secrets
 import shutil
+import tempfile
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -94,9 +95,36 @@ def _timestamped() -> str:
     return f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(4)}"
 
 
+#: Longest file name most file systems take, in bytes.
+MAX_NAME_BYTES = 255
+
+
 def _check_component(key: str, value: str) -> None:
-    if not value or value in {".", ".."} or "/" in value or "\\" in value or "\0" in value:
-        raise RunError(f"run.{key}={value!r} must be a plain folder name (no '/', not empty)")
+    plain = value.strip() and value not in {".", ".."} and not {"/", "\\"} & set(value)
+    if not plain or any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise RunError(
+            f"run.{key}={value!r} must be a plain folder name: not blank, no '/', no control "
+            "characters or line breaks"
+        )
+    if len(value.encode()) > MAX_NAME_BYTES:
+        raise RunError(f"run.{key} is {len(value.encode())} bytes long: at most {MAX_NAME_BYTES}")
+
+
+def _check_root(root: str) -> None:
+    """The runs' root must be a folder (or one that can be made) other than the current one."""
+    if not root.strip() or Path(root) == Path("."):
+        raise RunError(
+            f"run.root={root!r} would put runs in the current folder: give a folder, e.g. logs"
+        )
+    existing = Path(root)
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise RunError(f"run.root={root}: {existing} is a file, not a folder")
+    try:
+        tempfile.TemporaryDirectory(dir=existing).cleanup()  # can runs be written there?
+    except OSError as error:
+        raise RunError(f"run.root={root}: cannot write in {existing} ({error.strerror})") from None
 
 
 @dataclass(frozen=True)
@@ -114,6 +142,7 @@ class RunDirectory:
     version: str | None = None
 
     def __post_init__(self) -> None:
+        _check_root(self.root)
         _check_component("name", self.name)
         if self.version is not None:
             _check_component("version", self.version)
@@ -145,7 +174,7 @@ class RunDirectory:
         run_path = folder.parent
         if folder.name != CHECKPOINTS or not (run_path / CONFIG_NAME).is_file():
             return None
-        if not run_path.parent.name:  # e.g. `v1/checkpoints/x.ckpt`: name the folders
+        if not run_path.parent.parent.name:  # e.g. `v1/checkpoints/x.ckpt`: name the folders
             run_path = run_path.absolute()
         return cls(
             root=str(run_path.parent.parent), name=run_path.parent.name, version=run_path.name

@@ -20,6 +20,7 @@ from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 
 from runs.directory import RunDirectory, RunError
 from runs.logger_runs import read_logger_runs
+from runs.trainer_values import check_trainer_values
 from utils.errors import ConfigError
 
 Placer = Callable[[Namespace, RunDirectory], None]
@@ -169,6 +170,7 @@ def _check_distinct_folders(loggers: list) -> None:
 
 def place_trainer_outputs(trainer: Namespace, run: RunDirectory) -> None:
     """Point the trainer's root, loggers, checkpoint callbacks and profiler at `run`."""
+    check_trainer_values(trainer)
     trainer.default_root_dir = str(run.path)
     loggers = _as_list(trainer.get("logger"))
     for logger in loggers:

@@ -1,5 +1,6 @@
 """Decide which run directory a command works in and which checkpoint it loads."""
 
+import pickle
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,6 +34,30 @@ def trained_best(trainer: "Trainer") -> Path | None:
     """The best checkpoint this trainer's `ModelCheckpoint` saved, if the file exists."""
     best = best_checkpoint(c.state_dict() for c in trainer.checkpoint_callbacks)
     return best if best is not None and best.is_file() else None
+
+
+def check_checkpoint(path: Path) -> None:
+    """RunError unless torch's safe loading reads `path` (nothing in the file is run)."""
+    if path.stat().st_size == 0:
+        raise RunError(f"--ckpt_path {path}: the file is empty; give another checkpoint")
+    try:
+        try:
+            torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        except RuntimeError as error:
+            if "mmap" not in str(error):
+                raise
+            torch.load(path, map_location="cpu", weights_only=True)  # the pre-1.6 format
+    except pickle.UnpicklingError:
+        raise RunError(
+            f"--ckpt_path {path}: it holds Python objects that safe loading refuses (code, "
+            "classes), so it was not loaded; use a checkpoint written by this template"
+        ) from None
+    except Exception as error:  # truncated, not a torch file, ...
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:120]
+        raise RunError(
+            f"--ckpt_path {path}: not a readable checkpoint (truncated or not written by torch: "
+            f"{reason}); give another checkpoint"
+        ) from None
 
 
 def best_checkpoint_of(run: RunDirectory) -> Path:
@@ -94,11 +119,13 @@ def resolve_run(
         path = run.checkpoints / LAST if ckpt_path == "last" else best_checkpoint_of(run)
         if not path.is_file():
             raise RunError(f"--ckpt_path last: {path} not found")
+        check_checkpoint(path)
         return run, str(path)
     if ckpt_path is not None:
         path = Path(ckpt_path)
         if not path.is_file():
             raise RunError(f"--ckpt_path {ckpt_path}: file not found")
+        check_checkpoint(path)
         owner = RunDirectory.of_checkpoint(path)
         return owner or (run if run.version else run.with_new_version()), ckpt_path
     if subcommand != "fit":
