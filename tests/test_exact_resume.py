@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from helpers import DIGITS, ROOT, only_run_dir
+from helpers import DIGITS, ROOT, only_run_dir, read_json
 
 #: Six short epochs of 8 training batches.
 SIX_EPOCHS = [
@@ -100,11 +100,16 @@ def stop_and_resume(args: list[str], logs: Path, stops: list[tuple[int, signal.S
         output = interrupt(command, logs, epoch, signum)
         run = only_run_dir(logs)
         command = resume_args(run, output, signum)
+        if signum != signal.SIGKILL:
+            assert read_json(run / "provenance.json")["entries"][-1]["status"] == "stopped"
     done = subprocess.run(
         main_command(*command), cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=300
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert only_run_dir(logs) == run
+    *earlier, last = read_json(run / "provenance.json")["entries"]
+    assert last["status"] == "finished"
+    assert {entry.get("status") for entry in earlier} <= {None, "stopped"}  # killed: none
     return run
 
 

@@ -11,28 +11,30 @@ from runs.git import Git
 from runs.git_commit import GitCommit
 
 
-def test_commits_modified_and_new_files_but_not_ignored_or_runs(git_repo):
+def test_commits_changes_and_new_code_files_never_secrets_runs_or_other_files(git_repo):
     (git_repo / "train.py").write_text("LR = 0.2\n")
-    (git_repo / "new_model.py").write_text("x = 1\n")
-    for ignored in ("logs/run/config.yaml", "data/set.bin", ".env", "runs/r/ckpt"):
+    new = {"src/model.py": "x = 1\n", "configs/exp.yaml": "a: 1\n", "notes.txt": "todo\n"}
+    secrets = [".env.local", "src/secrets.json", "configs/api.key", "scripts/id_rsa"]
+    for name, text in [*new.items(), *((name, "KEY=1\n") for name in secrets)]:
+        (git_repo / name).parent.mkdir(parents=True, exist_ok=True)
+        (git_repo / name).write_text(text)
+    for ignored in ("logs/run/config.yaml", "data/set.bin", ".env", "src/runs/r/ckpt"):
         (git_repo / ignored).parent.mkdir(parents=True, exist_ok=True)
         (git_repo / ignored).write_text("secret\n")
-    step = GitCommit("Run exp/v1", cwd=git_repo, exclude=[git_repo / "runs"])
+    step = GitCommit("Run exp/v1", cwd=git_repo, exclude=[git_repo / "src" / "runs"])
     sha = step.commit()
     assert sha == git(git_repo, "rev-parse", "HEAD") and step.committed
     assert git(git_repo, "log", "-1", "--format=%s") == "Run exp/v1"
-    assert sorted(git(git_repo, "show", "--name-only", "--format=", "HEAD").split()) == [
-        "new_model.py",
-        "train.py",
-    ]
-    # Only the excluded runs folder is left over; ignored files stay ignored.
-    assert git(git_repo, "status", "--porcelain") == "?? runs/"
+    committed = sorted(git(git_repo, "show", "--name-only", "--format=", "HEAD").split())
+    assert committed == ["configs/exp.yaml", "src/model.py", "train.py"] == sorted(step.files)
+    left = sorted(line[3:] for line in git(git_repo, "status", "--porcelain", "-uall").splitlines())
+    assert left == sorted([*secrets, "notes.txt", "src/runs/r/ckpt"])
     assert step.commit() == sha, "a second call must not commit again"
 
 
 def test_message_with_shell_syntax_is_plain_text(git_repo, tmp_path, monkeypatch):
     monkeypatch.chdir(git_repo)
-    (git_repo / "new.py").write_text("y = 2\n")
+    (git_repo / "train.py").write_text("LR = 0.3\n")
     message = 'Run exp/x"$(touch PWNED)"\'; touch PWNED2 `touch PWNED3`'
     GitCommit(message).commit()  # the repository of the working directory
     assert git(git_repo, "log", "-1", "--format=%B") == message
@@ -68,8 +70,8 @@ def test_git_not_installed_warns(git_repo, tmp_path, monkeypatch, caplog):
 
 
 def _refused_commit_warning(repo, caplog) -> str:
-    """Try to commit a new file where git refuses; check HEAD stays; return the warnings."""
-    (repo / "new.py").write_text("z = 3\n")
+    """Try to commit a change where git refuses; check HEAD stays; return the warnings."""
+    (repo / "train.py").write_text("LR = 0.4\n")
     head = git(repo, "rev-parse", "HEAD")
     with caplog.at_level(logging.WARNING):
         step = GitCommit("Run a/b", cwd=repo)
@@ -86,7 +88,7 @@ def test_no_identity_warns_and_stages_nothing(git_repo, tmp_path, monkeypatch, c
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
     git(git_repo, "config", "user.useConfigOnly", "true")
     assert "user identity" in _refused_commit_warning(git_repo, caplog)
-    assert git(git_repo, "status", "--porcelain") == "?? new.py", "nothing may be left staged"
+    assert git(git_repo, "diff", "--cached", "--name-only") == "", "nothing may be left staged"
 
 
 def test_a_refused_commit_warns_and_keeps_head(git_repo, caplog):

@@ -4,7 +4,7 @@ import logging
 
 import torch
 
-from helpers import DIGITS, ROOT, only_run_dir, run_cli, run_main
+from helpers import DIGITS, ROOT, only_run_dir, read_json, run_cli, run_main
 from tasks import ImageClassifier
 
 DIVERGING = [
@@ -34,8 +34,11 @@ def test_a_diverging_fit_stops_with_one_line_naming_the_step(tmp_path):
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "not finite (NaN/inf) at step " in errors[0], result.stderr[-3000:]
     assert "Traceback" not in result.stderr
-    checkpoints = finite_checkpoints(only_run_dir(tmp_path / "logs"))
+    run = only_run_dir(tmp_path / "logs")
+    checkpoints = finite_checkpoints(run)
     assert all(checkpoints.values()), checkpoints
+    entry = read_json(run / "provenance.json")["entries"][-1]
+    assert entry["status"] == "failed" and entry["error"].startswith("NonFiniteLoss: error: ")
 
 
 def test_skip_batches_skips_and_counts_the_steps_instead(tmp_path, monkeypatch, caplog):

@@ -18,7 +18,8 @@ from runs.provenance import Provenance, entry_point, installed_packages
 def repo(git_repo):
     """The test repository with a modified file and a new file."""
     (git_repo / "train.py").write_text("LR = 0.2\n")
-    (git_repo / "extra.py").write_text("EXTRA = True\n")
+    (git_repo / "src").mkdir()
+    (git_repo / "src" / "extra.py").write_text("EXTRA = True\n")
     return git_repo
 
 
@@ -33,14 +34,14 @@ def test_record_of_a_dirty_tree(repo, monkeypatch):
     assert entry["hostname"] and entry["started_at"][:2] == "20"
     assert entry["git"]["sha"] == git(repo, "rev-parse", "HEAD")
     assert entry["git"]["dirty"] is True
-    assert entry["git"]["untracked"] == ["extra.py"]
+    assert entry["git"]["untracked"] == ["src/extra.py"]
     patch = (run_dir / entry["git"]["diff"]).read_text()
     assert "-LR = 0.1" in patch and "+LR = 0.2" in patch and "+EXTRA = True" in patch
     # The patch restores the run's code on top of the recorded commit.
     git(repo, "stash", "-u", "-q")
     git(repo, "apply", str(run_dir / "git.diff"))
     assert (repo / "train.py").read_text() == "LR = 0.2\n"
-    assert (repo / "extra.py").read_text() == "EXTRA = True\n"
+    assert (repo / "src" / "extra.py").read_text() == "EXTRA = True\n"
     import lightning
     import torch
 
@@ -175,3 +176,15 @@ def test_a_training_script_is_copied_into_the_run(tmp_path):
     assert Path(entry["entry_point"]["source"]) == script.resolve()
     assert (run_dir / "my_experiment.py").read_text() == script.read_text()
     assert entry["command"][0] == str(script)
+
+
+def test_the_patch_holds_new_code_files_only_never_secrets(repo):
+    (repo / "secrets.json").write_text('{"key": "s3cr3t"}\n')
+    (repo / "src" / ".env.local").write_text("API_KEY=s3cr3t\n")
+    (repo / "notes.txt").write_text("not code\n")
+    run_dir = repo / "logs" / "exp" / "v1"
+    entry = Provenance(command=["src/main.py", "fit"], cwd=repo).record(run_dir)
+    patch = (run_dir / entry["git"]["diff"]).read_text()
+    assert "+EXTRA = True" in patch and "s3cr3t" not in patch and "not code" not in patch
+    left_out = set(entry["git"]["untracked_not_in_diff"])
+    assert {"secrets.json", "src/.env.local", "notes.txt"} <= left_out

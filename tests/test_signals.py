@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from helpers import DIGITS, ROOT, TINY, run_cli, run_main
-from models import SimpleNet
+from helpers import DIGITS, ROOT, TINY, only_run_dir, read_json, run_cli, run_main
+from tasks import ImageClassifier
 
 #: Batches that take a while on a CPU, so that a second Ctrl-C comes during the first's stop.
 SLOW_BATCHES = [
@@ -24,15 +24,19 @@ def test_a_finished_fit_exits_0_and_names_its_run(tmp_path):
     result = run_main("fit", *DIGITS, *TINY, "--run.root", str(tmp_path / "logs"))
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Run directory:" in result.stdout + result.stderr
+    [entry] = read_json(only_run_dir(tmp_path / "logs") / "provenance.json")["entries"]
+    assert entry["status"] == "finished" and "error" not in entry
 
 
 def test_a_bug_during_the_fit_keeps_its_traceback(tmp_path, monkeypatch):
-    def broken_forward(self, x):
+    def broken_step(self, batch, batch_idx):
         raise RuntimeError("a bug in the network")
 
-    monkeypatch.setattr(SimpleNet, "forward", broken_forward)
+    monkeypatch.setattr(ImageClassifier, "training_step", broken_step)
     with pytest.raises(RuntimeError, match="a bug in the network"):  # not SystemExit(2)
         run_cli("fit", *DIGITS, *TINY, "--run.root", str(tmp_path / "logs"))
+    [entry] = read_json(only_run_dir(tmp_path / "logs") / "provenance.json")["entries"]
+    assert (entry["status"], entry["error"]) == ("failed", "RuntimeError: a bug in the network")
 
 
 @pytest.mark.slow

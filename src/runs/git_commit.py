@@ -5,16 +5,21 @@ from pathlib import Path
 
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_only
 
+from runs.code_files import new_code_files, secret_pathspecs
 from runs.git import Git, GitError
 
 log = logging.getLogger(__name__)
 
 
 class GitCommit:
-    """Commit modified and new (not gitignored) files, with the run in the message.
+    """Commit changes of tracked files and new code files, with the run in the message.
 
-    Problems (not a repository, git missing, no user identity, a failing hook) print one
-    warning and training goes on; with nothing to commit the current HEAD is used. The
+    New files are taken from the code folders only (`src/ configs/ scripts/ notebooks/
+    tests/`, see `runs.code_files`), never from the excluded folders (the runs' root), and
+    files whose names look like secrets (`.env*`, keys, credentials) are never staged. The
+    committed files are listed in `files` (and the run's provenance). Problems (not a
+    repository, git missing, no user identity, a failing hook) print one warning and
+    training goes on; with nothing to commit the current HEAD is used. The
     commit's sha is in `sha` afterwards and goes into the run's provenance. Rank zero only.
 
     Args:
@@ -35,17 +40,33 @@ class GitCommit:
         self.sha: str | None = None
         self.committed = False
         self.done = False
+        #: The files of the commit (staged changes: tracked files and new code files).
+        self.files: list[str] = []
 
-    def _pathspec(self, top: Path) -> list[str]:
-        specs = []
+    def _excluded(self, top: Path) -> list[str]:
+        """The excluded folders inside the repository, relative to its top."""
+        folders = []
         for folder in self.exclude:
             try:
                 relative = folder.resolve().relative_to(top.resolve())
             except ValueError:
                 continue  # outside the repository: nothing to exclude
             if relative.parts:
-                specs.append(f":(top,exclude){relative.as_posix()}")
-        return ["--", ":/", *specs] if specs else []
+                folders.append(relative.as_posix())
+        return folders
+
+    def _stage(self, top: Path) -> None:
+        """Stage tracked changes and new code files: never secrets or the excluded folders."""
+        excluded = self._excluded(top)
+        specs = [*secret_pathspecs(), *(f":(top,exclude){folder}" for folder in excluded)]
+        git = Git(top)
+        git.run("add", "--update", "--", ":/", *specs)
+        untracked = git.run("ls-files", "--others", "--exclude-standard", "-z").stdout
+        new = new_code_files([name for name in untracked.split("\0") if name], excluded)
+        if new:
+            git.run("add", "--", *new)
+        staged = git.run("diff", "--cached", "--name-only", "-z").stdout
+        self.files = [name for name in staged.split("\0") if name]
 
     def commit(self) -> str | None:
         """Commit now (once); return the sha the run uses, or None when there is none."""
@@ -65,7 +86,7 @@ class GitCommit:
                 "git has no user identity (set `git config user.name` and `git config "
                 f"user.email`); the run uses HEAD {self.sha}"
             )
-        self.git.run("add", "--all", *self._pathspec(top))
+        self._stage(top)
         if self.git.run("diff", "--cached", "--quiet", check=False).returncode == 0:
             rank_zero_info(
                 f"--git_commit_before_fit: nothing to commit, the run uses HEAD {self.sha}"

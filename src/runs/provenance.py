@@ -23,9 +23,11 @@ from typing import Any
 from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.utilities import rank_zero_only
 
+from runs.code_files import new_code_files, secret_pathspecs
 from runs.directory import run_dir
 from runs.git import Git, GitError
 from runs.git_commit import GitCommit
+from runs.run_status import set_status, status_of, write_json
 
 PROVENANCE_NAME = "provenance.json"
 FORMAT_VERSION = 1
@@ -124,14 +126,17 @@ def git_state(git: Git, run_dir: Path, diff_name: str) -> dict[str, Any]:
     if not status:
         return state
     top_git = Git(top)
-    patch = top_git.run("diff", "--no-color", "--no-ext-diff", "--binary", sha or EMPTY_TREE).stdout
+    diff = ["diff", "--no-color", "--no-ext-diff", "--binary", sha or EMPTY_TREE]
+    patch = top_git.run(*diff, "--", ":/", *secret_pathspecs()).stdout
     untracked = top_git.run("ls-files", "--others", "--exclude-standard", "-z").stdout.split("\0")
     untracked = [name for name in untracked if name]
+    code = set(new_code_files(untracked))  # the same rule as --git_commit_before_fit
     left_out = []
     for index, name in enumerate(untracked):
         file = top / name
         if (
-            index >= MAX_UNTRACKED_FILES
+            name not in code
+            or index >= MAX_UNTRACKED_FILES
             or not file.is_file()
             or file.stat().st_size > MAX_UNTRACKED_BYTES
         ):
@@ -165,6 +170,7 @@ class Provenance(Callback):
         self.command = list(command) if command is not None else None
         self.git = Git(cwd)
         self.entry: dict[str, Any] | None = None
+        self.path: Path | None = None
 
     def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         """Record once per fit, after the checkpoint to resume from is known."""
@@ -208,6 +214,7 @@ class Provenance(Callback):
         }
         if git_commit is not None:
             entry["git"]["committed_before_fit"] = git_commit.committed
+            entry["git"]["committed_files"] = git_commit.files
         found = entry_point()
         if found is not None:
             kind, source = found
@@ -218,8 +225,18 @@ class Provenance(Callback):
             }
         entry["packages"] = installed_packages()
         document["entries"].append(entry)
-        temporary = path.with_suffix(".json.tmp")
-        temporary.write_text(json.dumps(document, indent=2) + "\n")
-        os.replace(temporary, path)
-        self.entry = entry
+        write_json(path, document)
+        self.entry, self.path = entry, path
         return entry
+
+    def on_fit_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """The fit ended normally (all epochs, or stopped early by a callback)."""
+        if self.path is not None:
+            rank_zero_only(set_status)(self.path, "finished")
+
+    def on_exception(
+        self, trainer: Trainer, pl_module: LightningModule, exception: BaseException
+    ) -> None:
+        """A signal stopped the fit (`stopped`, resumable), or an error ended it (`failed`)."""
+        if self.path is not None:
+            rank_zero_only(set_status)(self.path, *status_of(exception))
