@@ -136,7 +136,7 @@ class CLI(LightningCLI):
 
 
 def main(args: list[str] | None = None) -> None:
-    """Run the CLI on `args` (default: the command line); config errors exit with code 2."""
+    """Run the CLI on `args` (default: sys.argv): exit 2 on bad input, 1 on a stopped run."""
     try:
         check_command_line(sys.argv[1:] if args is None else args)
         CLI(args=args)
@@ -146,6 +146,5 @@ def main(args: list[str] | None = None) -> None:
     except RunStopped:  # its one line was printed where it stopped
         sys.exit(1)
     finally:
-        # Under torchrun the process group outlives the trainer; its threads can abort the exit.
         if torch.distributed.is_available() and torch.distributed.is_initialized():
-            torch.distributed.destroy_process_group()
+            torch.distributed.destroy_process_group()  # torchrun's: it outlives the trainer
