@@ -122,7 +122,7 @@ def test_defaults_give_the_documented_trainer(tmp_path):
     cli = run_cli("fit", *DIGITS, "--run.root", str(tmp_path / "logs"), *TINY)
     kinds = [type(c).__name__ for c in cli.trainer.callbacks]
     documented = ("EarlyStopping", "LearningRateMonitor", "LRCurve", "Curves", "TestReport")
-    for name in (*documented, "RichProgressBar"):
+    for name in (*documented, "ProgressBar"):
         assert name in kinds
     assert "RichModelSummary" in kinds and kinds.count("ModelCheckpoint") == 2
     best, last = [c for c in cli.trainer.callbacks if isinstance(c, ModelCheckpoint)]

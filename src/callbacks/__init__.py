@@ -5,6 +5,7 @@ from callbacks.lr_curve import LRCurve
 from callbacks.nominal_batch_size import NominalBatchSize
 from callbacks.non_finite import StopOnNonFinite
 from callbacks.onnx_export import ONNXExport
+from callbacks.progress import ProgressBar
 from callbacks.rng_state import RestoreRNG
 from callbacks.slurm_requeue import SLURMRequeue
 from callbacks.stop_on_signal import StopOnSignal
@@ -15,6 +16,7 @@ __all__ = [
     "LRCurve",
     "NominalBatchSize",
     "ONNXExport",
+    "ProgressBar",
     "RestoreRNG",
     "SLURMRequeue",
     "StopOnNonFinite",

@@ -14,7 +14,12 @@ from pkgutil import resolve_name
 from typing import Any
 
 from jsonargparse import Namespace
-from lightning.pytorch.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint
+from lightning.pytorch.callbacks import (
+    EarlyStopping,
+    LearningRateMonitor,
+    ModelCheckpoint,
+    ProgressBar,
+)
 from lightning.pytorch.loggers import CSVLogger, MLFlowLogger, TensorBoardLogger, WandbLogger
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 
@@ -133,7 +138,8 @@ def settle_trainer(trainer: Namespace, drop: list[str]) -> None:
 
     The default logger gets its class named, an exact repeat of a logger is kept once,
     the callbacks in `drop` are left out, and so are callbacks that would stop the run:
-    `LearningRateMonitor` without a logger, `EarlyStopping` without validation.
+    `LearningRateMonitor` without a logger, `EarlyStopping` without validation, a progress
+    bar with `enable_progress_bar: false`.
     """
     if trainer.get("logger") in (None, True):  # Lightning's default logger, named
         default = Namespace(save_dir="logs")  # like every logger, pointed into the run
@@ -151,6 +157,8 @@ def settle_trainer(trainer: Namespace, drop: list[str]) -> None:
         _drop_kind(trainer, LearningRateMonitor, "No logger is configured")
     if trainer.get("limit_val_batches") == 0:
         _drop_kind(trainer, EarlyStopping, "Validation is off (limit_val_batches=0)")
+    if trainer.get("enable_progress_bar") is False:
+        _drop_kind(trainer, ProgressBar, "The progress bar is off (enable_progress_bar=false)")
 
 
 def _check_distinct_folders(loggers: list) -> None:

@@ -115,8 +115,8 @@ class ImageClassifier(StagedTask):
         self.metrics.get(stage, dataloader_idx).update(preds=logits, target=labels, value=loss)
         shown = ("loss", "acc") if dataloader_idx == 0 else ()
         self.metrics.log(self, stage, dataloader_idx, prog_bar=shown)
-        if stage == "train":
-            self.log("train/loss_step", loss, on_step=True, on_epoch=False)
+        if stage == "train" and (self.global_step + 1) % self.trainer.log_every_n_steps == 0:
+            self.log("train/loss_step", loss, on_step=True, on_epoch=False)  # when it is written
         return loss
 
     def on_validation_epoch_end(self) -> None:

@@ -1,0 +1,50 @@
+"""The progress bar: plain lines when output is not a terminal, and a way to turn it off."""
+
+import re
+
+from helpers import DIGITS, only_run_dir, run_cli, run_main
+
+#: 50 training steps of 8 images in one epoch: one step line (every 50 steps) and the epoch line.
+FIFTY_STEPS = ["--data.batch_size", "8", "--trainer.limit_train_batches", "50"]
+FIFTY_STEPS += ["--trainer.max_epochs", "2", "--trainer.limit_val_batches", "2"]
+
+
+def test_without_a_terminal_progress_is_plain_lines(tmp_path):
+    logs = tmp_path / "logs"
+    result = run_main("fit", *DIGITS, *FIFTY_STEPS, "--run.root", str(logs))  # stdout: a pipe
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = result.stdout.splitlines()
+    steps = [line for line in lines if re.match(r"Epoch \d/1 step 50/50 ", line)]
+    assert len(steps) == 2, result.stdout[-3000:]
+    assert all(re.search(r"[\d.]+ it/s  train/loss_step \d", line) for line in steps)
+    epochs = [line for line in lines if re.match(r"Epoch \d/1 done: 50 steps, [\d.]+ s ", line)]
+    assert len(epochs) == 2, result.stdout[-3000:]
+    for line in epochs:
+        values = dict(re.findall(r"(\S+/\S+) ([\d.e+-]+)", line))
+        assert set(values) >= {"train/loss", "train/acc", "val/loss", "val/acc", "val/acc_best"}
+        assert 0 <= float(values["val/acc"]) <= 1
+    first, second = (dict(re.findall(r"(train/loss) ([\d.]+)", e)) for e in epochs)
+    assert float(second["train/loss"]) < float(first["train/loss"])  # the epoch's own mean
+    assert not any("━" in line and "it/s" in line for line in lines)  # no Rich bar frame
+    assert (only_run_dir(logs) / "checkpoints" / "last.ckpt").is_file()
+
+
+def test_enable_progress_bar_false_runs_without_a_bar(tmp_path, capsys):
+    logs = tmp_path / "logs"
+    tiny = ["--trainer.max_epochs", "1", "--trainer.limit_train_batches", "2"]
+    cli = run_cli(
+        "fit", *DIGITS, *tiny, "--trainer.enable_progress_bar", "false", "--run.root", str(logs)
+    )
+    assert cli.trainer.progress_bar_callback is None
+    assert cli.trainer.current_epoch == 1  # trained
+    assert "Epoch 0" not in capsys.readouterr().out
+
+
+def test_enable_progress_bar_false_exits_0_from_the_command_line(tmp_path):
+    logs = tmp_path / "logs"
+    tiny = ["--trainer.max_epochs", "1", "--trainer.limit_train_batches", "2"]
+    result = run_main(
+        "fit", *DIGITS, *tiny, "--trainer.enable_progress_bar", "false", "--run.root", str(logs)
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (only_run_dir(logs) / "checkpoints" / "last.ckpt").is_file()
