@@ -27,7 +27,7 @@ $(STAMP): requirements.txt requirements-dev.txt $(if $(PYTHON),,$(VENV)/bin/pyth
 install: $(STAMP)  ## Create .venv (unless PYTHON is set) and install the requirements
 
 train: $(STAMP)  ## Train SimpleNet on the embedded digits dataset (CPU, seconds)
-	$(PY) src/main.py fit -c configs/data/digits.yaml -c configs/model/simplenet.yaml
+	$(PY) src/main.py fit -c configs/data/digits.yaml -c configs/model/simplenet.yaml --test_after_fit true
 
 test: $(STAMP)  ## Run the whole test suite, slow end-to-end tests included
 	$(PY) -m pytest

@@ -86,8 +86,9 @@ def test_extra_eval_sets_are_logged_by_name_while_val_acc_still_drives_checkpoin
 def test_trains_without_validation(tmp_path):
     logs = tmp_path / "logs"
     args = ["--trainer.limit_val_batches", "0", "--trainer.limit_train_batches", "2"]
+    args += ["-c", "configs/callbacks/early_stopping.yaml"]
     cli = run_cli("fit", *DIGITS, "--run.root", str(logs), *args, "--trainer.max_epochs", "2")
-    assert cli.trainer.current_epoch == 2, "EarlyStopping on val/acc would have stopped it"
+    assert cli.trainer.current_epoch == 2, "EarlyStopping would have stopped it"
     assert not any(isinstance(c, EarlyStopping) for c in cli.trainer.callbacks)
     assert (only_run_dir(logs) / "checkpoints" / "last.ckpt").is_file()
 
@@ -121,9 +122,10 @@ def test_built_without_running_it_prepares_a_fit(tmp_path):
 def test_defaults_give_the_documented_trainer(tmp_path):
     cli = run_cli("fit", *DIGITS, "--run.root", str(tmp_path / "logs"), *TINY)
     kinds = [type(c).__name__ for c in cli.trainer.callbacks]
-    documented = ("EarlyStopping", "LearningRateMonitor", "LRCurve", "Curves", "TestReport")
+    documented = ("LearningRateMonitor", "LRCurve", "Curves", "TestReport")
     for name in (*documented, "ProgressBar"):
         assert name in kinds
+    assert "EarlyStopping" not in kinds, "the default cosine schedule runs to its end"
     assert "RichModelSummary" in kinds and kinds.count("ModelCheckpoint") == 2
     best, last = [c for c in cli.trainer.callbacks if isinstance(c, ModelCheckpoint)]
     assert (best.monitor, best.mode, last.monitor) == ("val/acc", "max", None)

@@ -32,15 +32,15 @@ def test_default_callbacks_are_dropped_or_swapped_from_the_command_line(tmp_path
     logs = tmp_path / "logs"
     cli = run_cli(
         "fit", *DIGITS, "--run.root", str(logs), *TINY,
-        "--drop_callbacks", "[RichProgressBar, lightning.pytorch.callbacks.EarlyStopping]",
+        "--drop_callbacks", "[ProgressBar, callbacks.TestReport]",
         "--trainer.callbacks+", "TQDMProgressBar",
     )  # fmt: skip
     kinds = [type(c).__name__ for c in cli.trainer.callbacks]
     assert "TQDMProgressBar" in kinds and "LRCurve" in kinds and "Provenance" in kinds
-    assert "RichProgressBar" not in kinds and "EarlyStopping" not in kinds
+    assert "ProgressBar" not in kinds and "TestReport" not in kinds
     run = only_run_dir(logs)
     recorded = [path.rpartition(".")[2] for path in _recorded_callbacks(run)]
-    assert "TQDMProgressBar" in recorded and "EarlyStopping" not in recorded
+    assert "TQDMProgressBar" in recorded and "TestReport" not in recorded
     assert "drop_callbacks: []" in (run / "config.yaml").read_text(), "applied, not repeated"
     again = run_cli("fit", "-c", str(run / "config.yaml"), "--run.version", "again", *TINY)
     assert [type(c) for c in again.trainer.callbacks] == [type(c) for c in cli.trainer.callbacks]

@@ -63,7 +63,9 @@ class LRCurve(Callback):
     Writes `<run>/<filename>` (PNG) and a CSV beside it (one column per parameter
     group, named like `LearningRateMonitor`'s keys), and logs the image to TensorBoard and
     to loggers with a `log_image` method (W&B). Schedules that depend on metrics
-    (`ReduceLROnPlateau`) cannot be planned and are skipped.
+    (`ReduceLROnPlateau`) cannot be planned and are skipped. A fit that ends before its
+    planned last step (early stopping, `max_time`) redraws the picture with the step where
+    it stopped and the rate it had reached marked.
 
     Args:
         filename: Name of the PNG file in the run directory.
@@ -72,6 +74,7 @@ class LRCurve(Callback):
     def __init__(self, filename: str = "lr_curve.png") -> None:
         self.filename = filename
         self.plan: dict[str, np.ndarray] = {}
+        self._png = Path(filename)
 
     def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         """Plan the curve and save it (rank zero only; a resumed run keeps its first curve)."""
@@ -83,8 +86,10 @@ class LRCurve(Callback):
         if not trainer.is_global_zero:
             return
         png = run_dir(trainer) / self.filename
+        self._png = png
         if trainer.ckpt_path is not None and png.is_file():
             rank_zero_info(f"LRCurve: resumed run; keeping the curve planned at its start, {png}")
+            self.plan = _read_plan(png.with_suffix(".csv"))
             return
         if not (np.isfinite(total) and np.isfinite(batches)):
             rank_zero_info("LRCurve: the run's length is unknown; no learning-rate curve drawn")
@@ -104,9 +109,25 @@ class LRCurve(Callback):
         if self.plan:
             self._save(trainer, png)
 
-    def _save(self, trainer: Trainer, png: Path) -> None:
+    def on_fit_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """Mark where the run stopped when that is before its planned last step."""
+        planned = len(next(iter(self.plan.values()), ()))
+        stopped = trainer.global_step
+        if not trainer.is_global_zero or not 0 < stopped < planned:
+            if trainer.is_global_zero and planned and trainer.ckpt_path is not None:
+                self._save(trainer, self._png)  # a resumed run that finished: no mark left
+            return
+        self._save(trainer, self._png, stopped)
+        name, rates = next(iter(self.plan.items()))
+        share = rates[stopped - 1] / max(rates.max(), 1e-30)
+        rank_zero_info(
+            f"LRCurve: the run stopped at step {stopped} of {planned} planned, at {share:.0%} "
+            f"of the peak rate ({name}); marked in {self._png}"
+        )
+
+    def _save(self, trainer: Trainer, png: Path, stopped: int | None = None) -> None:
         png.parent.mkdir(parents=True, exist_ok=True)
-        figure = self._figure()
+        figure = self._figure(stopped)
         figure.savefig(png, dpi=100)
         with open(png.with_suffix(".csv"), "w", newline="") as file:
             writer = csv.writer(file)
@@ -116,21 +137,34 @@ class LRCurve(Callback):
         image = self._pixels(figure)
         for logger in trainer.loggers:
             if isinstance(logger, TensorBoardLogger):
-                logger.experiment.add_image("lr_curve", image, 0, dataformats="HWC")
+                logger.experiment.add_image("lr_curve", image, stopped or 0, dataformats="HWC")
             elif callable(getattr(logger, "log_image", None)):
                 logger.log_image(key="lr_curve", images=[str(png)])
-        rank_zero_info(f"LRCurve: planned learning rates drawn in {png}")
+        if stopped is None and trainer.ckpt_path is None:
+            rank_zero_info(f"LRCurve: planned learning rates drawn in {png}")
 
-    def _figure(self):
+    def _figure(self, stopped: int | None = None):
         from matplotlib.figure import Figure
 
         figure = Figure(figsize=(7, 4), layout="constrained")
         axes = figure.add_subplot()
         for name, rates in self.plan.items():
-            axes.plot(np.arange(len(rates)), rates, label=name)
+            steps = np.arange(len(rates))
+            if stopped is None:
+                axes.plot(steps, rates, label=name)
+                continue
+            (line,) = axes.plot(steps[:stopped], rates[:stopped], label=name)
+            axes.plot(steps[stopped - 1 :], rates[stopped - 1 :], ls=":", c=line.get_color())
+        title = "Planned learning rate"
+        if stopped is not None:
+            planned = len(next(iter(self.plan.values())))
+            axes.axvline(stopped, color="crimson", lw=1.2, label=f"stopped at step {stopped}")
+            title = (
+                f"Learning rate: stopped at step {stopped} of {planned} planned (dotted: not run)"
+            )
         axes.set_xlabel("optimizer step")
         axes.set_ylabel("learning rate")
-        axes.set_title("Planned learning rate")
+        axes.set_title(title)
         axes.grid(alpha=0.3)
         axes.legend()
         return figure
@@ -142,3 +176,13 @@ class LRCurve(Callback):
         canvas = FigureCanvasAgg(figure)
         canvas.draw()
         return np.asarray(canvas.buffer_rgba())[..., :3].copy()
+
+
+def _read_plan(path: Path) -> dict[str, np.ndarray]:
+    """The plan saved in `lr_curve.csv` at the run's first start (empty if there is none)."""
+    if not path.is_file():
+        return {}
+    with open(path, newline="") as file:
+        rows = list(csv.DictReader(file))
+    names = [name for name in (rows[0] if rows else {}) if name != "step"]
+    return {name: np.array([float(row[name]) for row in rows]) for name in names}
