@@ -145,7 +145,7 @@ class Flags:
         float32_matmul_precision: torch.set_float32_matmul_precision before training;
             high allows TF32.
         drop_callbacks: Leave out these callbacks of trainer.callbacks, by class name or
-            class path (e.g. [EarlyStopping, RichProgressBar]).
+            class path (e.g. [TestReport, ProgressBar]).
     """
 
     ignore_warnings: bool = False
