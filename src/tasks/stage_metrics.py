@@ -43,11 +43,6 @@ class StageMetrics(nn.Module):
                 postfix = f"/{name}" if name else None
                 self.collections[_key(stage, index)] = base.clone(f"{stage}/", postfix)
         self._path: str | None = None
-        self._logged: set[str] = set()  # the collections logged this epoch
-
-    def new_epoch(self, stage: str) -> None:
-        """Log `stage`'s collections again at their next step (a new epoch of `stage`)."""
-        self._logged = {key for key in self._logged if not key.startswith(f"{stage}_")}
 
     def get(self, stage: str, dataloader_idx: int = 0) -> MetricCollection:
         """The collection of `stage`'s loader `dataloader_idx`."""
@@ -69,9 +64,10 @@ class StageMetrics(nn.Module):
     ) -> None:
         """Log each metric of a collection, computed over the epoch (call it in every step).
 
-        A collection is logged once per epoch (Lightning computes it at the epoch's end over
-        all its updates); logging it again each step would cost ~0.5 ms a metric. Call
-        `new_epoch(stage)` when a stage's epoch starts.
+        Call it after the step's `update`. A collection is logged at its first update since
+        it was last reset, i.e. once per epoch: Lightning computes the logged metrics at the
+        epoch's end over all their updates, then resets them. Logging them again at every
+        step would cost ~0.5 ms a metric and a step.
 
         Args:
             task: The LightningModule that holds this module and logs.
@@ -80,14 +76,12 @@ class StageMetrics(nn.Module):
             prog_bar: Names of the metrics to show on the progress bar.
             **kwargs: More arguments of `LightningModule.log`.
         """
-        loader_key = _key(stage, dataloader_idx)
-        if loader_key in self._logged:
-            return
-        self._logged.add(loader_key)
+        collection = self.get(stage, dataloader_idx)
+        if next(iter(collection.values())).update_count > 1:
+            return  # logged at this epoch's first update
         if self._path is None:  # where this module sits in the task, for Lightning's bookkeeping
             self._path = next(name for name, module in task.named_modules() if module is self)
-        collection = self.get(stage, dataloader_idx)
-        base = f"{self._path}.collections.{loader_key}"
+        base = f"{self._path}.collections.{_key(stage, dataloader_idx)}"
         for key, name in zip(collection.keys(), collection.keys(keep_base=True), strict=True):
             task.log(
                 key, collection[key], on_step=False, on_epoch=True, add_dataloader_idx=False,
