@@ -50,8 +50,14 @@ class DeviceBatches:
         self.sampler = sampler
         count = len(sampler) if sampler is not None else len(labels)
         # One "batch" holding the epoch's whole order, drawn as the DataLoader path draws it.
+        # A training order never draws from the global generators (see `ResumableLoader`).
+        seed = getattr(sampler, "seed", None) if isinstance(sampler, EpochSampler) else None
         self._order = DataLoader(
-            range(len(labels)), batch_size=max(count, 1), sampler=sampler, collate_fn=torch.tensor
+            range(len(labels)),
+            batch_size=max(count, 1),
+            sampler=sampler,
+            collate_fn=torch.tensor,
+            generator=None if seed is None else torch.Generator().manual_seed(seed),
         )
         self._count = count
         self._served = 0
