@@ -206,6 +206,8 @@ class Provenance(Callback):
             "command": self.command if self.command is not None else list(sys.argv),
             "cwd": os.getcwd(),
             "hostname": socket.gethostname(),
+            "pid": os.getpid(),
+            "status": "running",  # until the fit ends (see runs.run_status)
             "seed": int(seed) if seed is not None else None,
             "ckpt_path": str(ckpt_path) if ckpt_path else None,
             "git": git_state(self.git, folder, "git.diff" if number == 0 else f"git-{number}.diff"),

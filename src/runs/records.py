@@ -8,9 +8,10 @@ Status of a run:
 - `pruned`: a sweep trial stopped by the pruner (`sweep_trial.json`).
 - `finished` / `stopped` / `failed`: as the run's last `provenance.json` entry recorded it
   when its process ended (`stopped`: by a signal, resumable; `failed`: an exception).
-- `running`: `run.lock` names a live process (or one on another machine).
-- `killed`: the process died without a word (SIGKILL, power, OOM killer): its lock or a
-  `running` status is left behind.
+- `running`: the last entry's `running` status names a live process (or one on another
+  machine).
+- `killed`: the process died without a word (SIGKILL, power, OOM killer): its `running`
+  status is left behind.
 - Runs without these records (made before they existed) are `finished` when the last
   checkpoint reached `trainer.max_epochs`, was stopped by EarlyStopping, or the run has
   test metrics, else `incomplete`.
@@ -29,7 +30,6 @@ import yaml
 from runs.directory import CHECKPOINTS, CONFIG_NAME
 
 PROVENANCE = "provenance.json"
-LOCK = "run.lock"
 TRIAL = "sweep_trial.json"
 TEST_METRICS = "test_metrics.json"
 
@@ -41,12 +41,12 @@ def _json(path: Path) -> Any:
         return None
 
 
-def _alive(lock: dict) -> bool:
-    """Whether the process holding a lock runs (assumed so on another machine)."""
-    if lock.get("host") != socket.gethostname():
+def _alive(owner: dict) -> bool:
+    """Whether the process (`host`, `pid`) runs (assumed so on another machine)."""
+    if owner.get("host") != socket.gethostname():
         return True
     try:
-        os.kill(int(lock["pid"]), 0)
+        os.kill(int(owner["pid"]), 0)
     except ProcessLookupError:
         return False
     except (PermissionError, KeyError, TypeError, ValueError):
@@ -86,11 +86,9 @@ def _status(run: Path, entries: list[dict], ckpt: dict, config: dict, test: dict
     recorded = entries[-1].get("status") if entries else None
     if recorded in ("finished", "stopped", "failed"):
         return recorded
-    lock = _json(run / LOCK)
-    if isinstance(lock, dict):
-        return "running" if _alive(lock) else "killed"
     if recorded == "running":
-        return "killed"
+        owner = {"host": entries[-1].get("hostname"), "pid": entries[-1].get("pid")}
+        return "running" if _alive(owner) else "killed"
     if trial.get("state") == "fail":
         return "failed"
     max_epochs = (config.get("trainer") or {}).get("max_epochs")

@@ -1,8 +1,9 @@
 """How a fit ended, in the last entry of its run's `provenance.json`.
 
-`status` is written when the fit ends: `finished`, `stopped` (by SIGTERM or Ctrl-C:
-resumable) or `failed` (with `error`: the exception's type and first line). A fit still
-running, or killed outright (SIGKILL, power loss), has none.
+`status` is `running` (with the process's `hostname` and `pid`) from the start of a fit,
+and replaced when the fit ends: `finished`, `stopped` (by SIGTERM or Ctrl-C: resumable) or
+`failed` (with `error`: the exception's type and first line). A fit killed outright
+(SIGKILL, power loss) keeps `running`, with a process that no longer exists.
 """
 
 import json
