@@ -42,9 +42,11 @@ def test_predict_writes_one_row_per_test_sample(trained_run):
     assert result.returncode == 0, result.stderr[-3000:]
     with open(trained_run / "predictions.csv") as file:
         rows = list(csv.DictReader(file))
-    assert list(rows[0]) == ["index", "pred", "prob"]
+    assert {"index", "label", "pred", "pred_name", "prob"} <= set(rows[0])
     assert [int(r["index"]) for r in rows] == list(range(N_DIGITS_TEST))
     assert all(0 <= int(r["pred"]) <= 9 and 0.0 < float(r["prob"]) <= 1.0 for r in rows)
+    accuracy = sum(r["pred"] == r["label"] for r in rows) / len(rows)
+    assert accuracy > 0.5, accuracy  # the true labels of the test part, next to the predictions
 
 
 def test_print_config_round_trips(tmp_path):

@@ -38,7 +38,10 @@ def new_photos(tmp_path_factory):
 def test_predict_on_a_folder_writes_paths_names_and_labels_and_never_overwrites(
     shapes_run, new_photos, tmp_path
 ):
-    run = shapes_run[0]  # used in place: its MLflow run lives in the store beside it
+    # Work in a copy of the logs root (MLflow store included): the shared run stays as it was.
+    original = shapes_run[0]
+    shutil.copytree(original.parent.parent, tmp_path / "logs")
+    run = tmp_path / "logs" / original.relative_to(original.parent.parent)
     best = next((run / "checkpoints").glob("epoch*.ckpt"))
     args = ["--ckpt_path", str(best), "--data.predict_path", str(new_photos)]
     first = run_main("predict", "-c", str(run / "config.yaml"), *args)
@@ -96,7 +99,7 @@ def test_predict_on_a_folder_writes_paths_names_and_labels_and_never_overwrites(
 @pytest.mark.slow
 def test_digits_model_predicts_image_files_and_tensor_files(trained_run, tmp_path):
     run = tmp_path / "run"
-    shutil.copytree(trained_run, run)
+    shutil.copytree(trained_run, run, ignore=shutil.ignore_patterns("predictions*.csv"))
     dm = DigitsDataModule()
     dm.setup("test")
     images, labels = dm.datasets["test"].images[:30], dm.datasets["test"].labels[:30]
