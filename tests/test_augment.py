@@ -77,6 +77,7 @@ def _fit(logs, *args):
     return run_cli("fit", *DIGITS, "--run.root", str(logs), "--data.augment", AUGMENT, *args)
 
 
+@pytest.mark.slow
 def test_only_training_batches_are_augmented_and_resume_continues_the_draws(tmp_path):
     helpers.DRAWS.clear()
     straight = tmp_path / "straight"

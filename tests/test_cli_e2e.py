@@ -20,6 +20,7 @@ def test_fit_leaves_one_run_directory(trained_run):
     assert (trained_run / "tensorboard").is_dir()
 
 
+@pytest.mark.slow
 def test_test_writes_metrics_into_the_checkpoints_run(trained_run):
     ckpt = trained_run / "checkpoints" / "last.ckpt"
     result = run_main("test", "-c", str(trained_run / "config.yaml"), "--ckpt_path", str(ckpt))
@@ -29,6 +30,7 @@ def test_test_writes_metrics_into_the_checkpoints_run(trained_run):
     assert 0 < metrics["test/loss"] < 0.5
 
 
+@pytest.mark.slow
 def test_validate_writes_metrics(trained_run):
     ckpt = trained_run / "checkpoints" / "last.ckpt"
     result = run_main("validate", "-c", str(trained_run / "config.yaml"), "--ckpt_path", str(ckpt))
@@ -49,6 +51,7 @@ def test_predict_writes_one_row_per_test_sample(trained_run):
     assert accuracy > 0.5, accuracy  # the true labels of the test part, next to the predictions
 
 
+@pytest.mark.slow
 def test_print_config_round_trips(tmp_path):
     printed = run_main("fit", *DIGITS, *TINY, "--print_config")
     assert printed.returncode == 0, printed.stderr[-3000:]
@@ -73,6 +76,7 @@ def test_print_config_round_trips(tmp_path):
     assert recorded == given
 
 
+@pytest.mark.slow
 def test_runs_from_any_working_directory(tmp_path):
     logs = tmp_path / "logs"
     result = run_main(
@@ -111,6 +115,7 @@ def test_runs_from_any_working_directory(tmp_path):
         "unknown-dropped-callback",
     ],
 )
+@pytest.mark.slow
 def test_bad_input_gets_one_clear_error(tmp_path, args, expected):
     logs = tmp_path / "logs"
     result = run_main("fit", *DIGITS, "--run.root", str(logs), *args)

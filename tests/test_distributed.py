@@ -4,6 +4,8 @@ import math
 import subprocess
 import sys
 
+import pytest
+
 from data_modules import DigitsDataModule
 from helpers import DIGITS, ROOT, only_run_dir, read_json, run_main
 
@@ -18,6 +20,7 @@ DDP_FIT = [
 ]  # fmt: skip
 
 
+@pytest.mark.slow
 def test_ddp_on_two_cpu_processes_writes_one_run(tmp_path):
     logs = tmp_path / "logs"
     # A rank waiting on a collective the other skipped hangs: the timeout fails it instead.
@@ -35,6 +38,7 @@ def test_ddp_on_two_cpu_processes_writes_one_run(tmp_path):
     assert len(planned) == 2 * per_device
 
 
+@pytest.mark.slow
 def test_torchrun_processes_agree_on_the_run_directory(tmp_path):
     logs = tmp_path / "logs"
     torchrun = [

@@ -6,6 +6,8 @@ import shutil
 import subprocess
 import sys
 
+import pytest
+
 from helpers import DIGITS, GIT_IDENTITY, ROOT, TINY, git, only_run_dir, read_json, run_cli
 from runs.git import Git
 from runs.git_commit import GitCommit
@@ -114,6 +116,7 @@ def test_git_helper_reports_head_of_a_fresh_repository(tmp_path, monkeypatch):
     assert Git(tmp_path).head() is None
 
 
+@pytest.mark.slow
 def test_cli_commits_in_the_projects_repository(tmp_path):
     """The real CLI in a copy of the template: a hostile run version is harmless text."""
     project = tmp_path / "project"

@@ -5,9 +5,12 @@ import shutil
 import subprocess
 import sys
 
+import pytest
+
 from helpers import ROOT
 
 
+@pytest.mark.slow
 def test_quickstart_notebook_runs(tmp_path):
     project = tmp_path / "project"
     for folder in ("src", "configs", "notebooks"):

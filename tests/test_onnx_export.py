@@ -32,6 +32,7 @@ def _digits_test_set():
     return test.images, test.labels
 
 
+@pytest.mark.slow
 def test_exported_best_checkpoint_scores_the_tested_accuracy(trained_run, tmp_path):
     run = tmp_path / "run"
     shutil.copytree(trained_run, run)
@@ -66,6 +67,7 @@ def test_exported_best_checkpoint_scores_the_tested_accuracy(trained_run, tmp_pa
     assert (int8_logits.argmax(1) == labels.numpy()).mean() >= accuracy - 0.02
 
 
+@pytest.mark.slow
 def test_fit_exports_its_best_checkpoint_once_with_test_after_fit(tmp_path):
     logs = tmp_path / "logs"
     args = ["--trainer.max_epochs", "2", "--test_after_fit", "true", "--run.root", str(logs)]

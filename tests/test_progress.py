@@ -2,6 +2,8 @@
 
 import re
 
+import pytest
+
 from helpers import DIGITS, only_run_dir, run_cli, run_main
 
 #: 50 training steps of 8 images in one epoch: one step line (every 50 steps) and the epoch line.
@@ -40,6 +42,7 @@ def test_enable_progress_bar_false_runs_without_a_bar(tmp_path, capsys):
     assert "Epoch 0" not in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_enable_progress_bar_false_exits_0_from_the_command_line(tmp_path):
     logs = tmp_path / "logs"
     tiny = ["--trainer.max_epochs", "1", "--trainer.limit_train_batches", "2"]

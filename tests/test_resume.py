@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 import torch
 
 from data_modules import DigitsDataModule
@@ -142,6 +143,7 @@ def _epoch_of(path):
         return None
 
 
+@pytest.mark.slow
 def test_a_killed_fit_resumes_in_its_run_without_losing_or_repeating_steps(tmp_path):
     logs = tmp_path / "logs"
     no_val = ["--trainer.limit_val_batches", "0"]  # no EarlyStopping: it runs until killed

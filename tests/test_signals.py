@@ -20,6 +20,7 @@ SLOW_BATCHES = [
 ]  # fmt: skip
 
 
+@pytest.mark.slow
 def test_a_finished_fit_exits_0_and_names_its_run(tmp_path):
     result = run_main("fit", *DIGITS, *TINY, "--run.root", str(tmp_path / "logs"))
     assert result.returncode == 0, result.stderr[-3000:]
