@@ -22,14 +22,14 @@ def test_the_default_fit_prints_no_warning_or_tip(tmp_path):
     noise = [
         line
         for line in console.splitlines()
-        if re.search(r"warn|tip:|deprecat|litlogger|FLOPs: 0\b", line, re.I)
+        if re.search(r"warn|tip:|deprecat|litlogger|FLOPs: 0\b|already configured", line, re.I)
     ]
     assert not noise, noise
     flops = re.search(r"Total FLOPs: ([\d.]+) ?([KMG]?)", console)
     assert flops and float(flops.group(1)) > 0, "the summary counts FLOPs on an example image"
 
 
-def test_quiet_lightning_drops_only_its_three_messages(caplog):
+def test_quiet_lightning_drops_only_its_four_messages(caplog):
     with warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always")
         quiet_lightning()
@@ -42,5 +42,6 @@ def test_quiet_lightning_drops_only_its_three_messages(caplog):
     assert [str(w.message) for w in seen] == ["another deprecation"]
     with caplog.at_level(logging.INFO):
         rank_zero_info("💡 Tip: try installing litlogger")
+        rank_zero_info("Trainer already configured with model summary callbacks: [X].")
         rank_zero_info("Seed set to 1")
     assert caplog.messages == ["Seed set to 1"]
