@@ -25,7 +25,10 @@ def _phony_targets() -> list[str]:
 
 def test_make_help_lists_every_target():
     out = subprocess.run(
-        ["make", "help", f"PYTHON={sys.executable}"], cwd=ROOT, capture_output=True, text=True
+        ["make", "--no-print-directory", "help", f"PYTHON={sys.executable}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,  # no make[1] lines when run under `make test`
     ).stdout
     listed = [line.split()[0] for line in out.splitlines() if line.strip()]
     assert sorted(listed) == sorted(_phony_targets())

@@ -106,7 +106,7 @@ def test_a_job_requeued_on_sigusr1_resumes_in_the_same_run(tmp_path):
     assert not list(run.glob("hpc_ckpt_*")), "Lightning's own handler stayed out of it"
     steps_per_epoch = -(-1150 // 64)
     stopped_at = torch.load(last, weights_only=True)["global_step"]
-    assert stopped_at % steps_per_epoch == 0 and 0 < stopped_at < 6 * steps_per_epoch
+    assert 0 < stopped_at < 6 * steps_per_epoch  # SIGTERM saves where it stops, even mid-epoch
 
     # The requeued job runs the same command with the same job id.
     resumed = run_main(*fit, env={**env, "SLURM_RESTART_COUNT": "1"})
