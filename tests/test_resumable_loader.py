@@ -68,3 +68,21 @@ def test_last_in_a_run_stopped_before_its_first_checkpoint_starts_it_again(tmp_p
     run.path.mkdir(parents=True)
     (run.path / "config.yaml").write_text("{}\n")
     assert resolve_run(run, "last", "fit") == (run, None)
+
+
+def test_a_skip_applies_to_its_own_epoch_only():
+    data = torch.arange(50)
+    loader = ResumableLoader(data, batch_size=8, sampler=EpochSampler(data, seed=3))
+    loader.sampler.set_epoch(2)
+    whole_epoch_2 = [batch.tolist() for batch in loader]
+    loader.sampler.set_epoch(3)  # Lightning moves on before the next epoch's first batch
+    assert loader.state_dict() == {"epoch": 2, "batches": 7}, "the epoch that was iterated"
+
+    # A fit stopped after the last batch of epoch 2 resumes with epoch 3, whole.
+    fresh = ResumableLoader(data, batch_size=8, sampler=EpochSampler(data, seed=3))
+    fresh.load_state_dict(loader.state_dict())
+    fresh.sampler.set_epoch(3)
+    assert [batch.tolist() for batch in fresh] == _batches(loader, 3)
+    fresh.load_state_dict({"epoch": 2, "batches": 5})
+    fresh.sampler.set_epoch(2)  # the same epoch: the skip stays
+    assert [batch.tolist() for batch in fresh] == whole_epoch_2[5:]

@@ -8,6 +8,8 @@ import threading
 import time
 
 import pytest
+import torch
+from lightning.pytorch import Callback
 
 from helpers import DIGITS, ROOT, TINY, only_run_dir, read_json, run_cli, run_main
 from tasks import ImageClassifier
@@ -71,3 +73,51 @@ def test_a_second_ctrl_c_stops_at_once(tmp_path):
     assert process.returncode == 130, output[-3000:]
     assert "Second interrupt: stopped at once, without saving." in output
     assert "Resume with" not in output
+
+
+class TermAtEpochEnd(Callback):
+    """Sends this process SIGTERM after the last training batch of epoch 0 (`at="train"`) or
+    after the first batch of its validation (`at="validation"`)."""
+
+    def __init__(self, at: str = "train") -> None:
+        self.at = at
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        """SIGTERM after the epoch's last batch."""
+        if self.at == "train" and batch_idx == trainer.num_training_batches - 1:
+            self._stop(trainer)
+
+    def on_validation_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        """SIGTERM after the first validation batch (of two)."""
+        if self.at == "validation" and not trainer.sanity_checking:
+            self._stop(trainer)
+
+    @staticmethod
+    def _stop(trainer) -> None:
+        if trainer.current_epoch == 0:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
+@pytest.mark.parametrize("at", ["train", "validation"])
+def test_a_stop_at_an_epoch_end_resumes_with_the_whole_next_epoch(tmp_path, at):
+    logs = tmp_path / "logs"
+    # Whole epochs of 9 batches (a limit on the batches would hide a skipped one).
+    three_epochs = [*DIGITS, "--data.batch_size", "128", "--trainer.max_epochs", "3"]
+    three_epochs += ["--trainer.limit_val_batches", "2"]
+    run_cli("fit", *three_epochs, "--run.root", str(tmp_path / "reference"))
+    reference = only_run_dir(tmp_path / "reference") / "checkpoints" / "last.ckpt"
+    expected = torch.load(reference, weights_only=True)
+    stop_at_epoch_end = ["--trainer.callbacks+=test_signals.TermAtEpochEnd"]
+    stop_at_epoch_end += [f"--trainer.callbacks.at={at}"]
+    with pytest.raises(SystemExit) as stop:
+        run_cli("fit", *three_epochs, *stop_at_epoch_end, "--run.root", str(logs))
+    assert stop.value.code == 143
+    run = only_run_dir(logs)
+    # The stop waits for the epoch's validation and checkpoints: the fit resumes in epoch 1.
+    stopped = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
+    assert (stopped["epoch"], stopped["global_step"]) == (1, 9)
+    run_cli("fit", "-c", str(run / "config.yaml"), "--ckpt_path", "last")
+    resumed = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
+    assert (resumed["epoch"], resumed["global_step"]) == (2, 27)  # no epoch left out
+    for name, weights in expected["state_dict"].items():
+        assert torch.equal(resumed["state_dict"][name], weights), name

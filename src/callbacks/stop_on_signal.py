@@ -39,20 +39,24 @@ class StopOnSignal(Callback):
     """On SIGTERM or Ctrl-C (SIGINT): finish the batch, save `last.ckpt` there, exit 143 / 130.
 
     The run directory and the command that resumes it are printed; the resumed fit
-    continues with the next batch, as if it had never stopped. A second Ctrl-C stops at
-    once, without saving (the checkpoints written before stay whole).
+    continues with the next batch, as if it had never stopped. A signal that comes after
+    the last batch of an epoch stops once the epoch's validation and checkpoints are done,
+    so that the resumed fit starts the next epoch. A second Ctrl-C stops at once, without
+    saving (the checkpoints written before stay whole).
     """
 
     def __init__(self) -> None:
         self.signum: int | None = None
         self._trainer: Trainer | None = None
         self._previous: dict[int, Any] = {}
+        #: Between the last training batch of an epoch and the epoch's end.
+        self._epoch_ending = False
 
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         """Take over SIGTERM and SIGINT for the fit (Lightning chains its SIGTERM handler)."""
         if stage != "fit" or self._previous:
             return
-        self._trainer, self.signum = trainer, None
+        self._trainer, self.signum, self._epoch_ending = trainer, None, False
         try:
             self._previous = {signum: signal.signal(signum, self._handle) for signum in SIGNALS}
         except ValueError:  # not the main thread: signals stay as they are
@@ -71,12 +75,29 @@ class StopOnSignal(Callback):
             os._exit(128 + signum)
         name = signal.Signals(signum).name
         if self.signum is None:
-            sys.stderr.write(f"\n{name} received: stopping after the current batch ...\n")
+            when = "at the end of this epoch" if self._epoch_ending else "after the current batch"
+            sys.stderr.write(f"\n{name} received: stopping {when} ...\n")
             self.signum = signum
+        self._request_stop(not self._epoch_ending)
+
+    def _request_stop(self, stop: bool) -> None:
+        """Set Lightning's own flag: its loops stop at the next batch boundary (all DDP ranks
+        at the same one) or, after an epoch's last batch, at the epoch's end."""
         if self._trainer is not None:
-            # Lightning's own flag: its loops stop at the next batch boundary, all DDP ranks
-            # at the same one.
-            self._trainer._signal_connector.received_sigterm = True
+            self._trainer._signal_connector.received_sigterm = stop
+
+    def on_train_batch_end(
+        self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        """After an epoch's last batch, a stop waits for the epoch's validation and end."""
+        if trainer.fit_loop.epoch_loop.batch_progress.is_last_batch:
+            self._epoch_ending = True
+            self._request_stop(False)
+
+    def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """Stop here if a signal came while the epoch was ending."""
+        self._epoch_ending = False
+        self._request_stop(self.signum is not None)
 
     def on_exception(
         self, trainer: Trainer, pl_module: LightningModule, exception: BaseException
@@ -85,7 +106,7 @@ class StopOnSignal(Callback):
         if self.signum is None or not isinstance(exception, SIGTERMException):
             return
         path = last_checkpoint(trainer)
-        trainer.save_checkpoint(path)
+        trainer.save_checkpoint(path, weights_only=False)
         exception.code = 128 + self.signum
         if trainer.is_global_zero:
             folder = run_dir(trainer)

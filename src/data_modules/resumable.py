@@ -39,6 +39,15 @@ class EpochSampler(DistributedSampler):
         #: Samples of the next epoch to leave out at its start (those trained before a stop).
         self.skip = 0
 
+    def set_epoch(self, epoch: int) -> None:
+        """Shuffle for `epoch`; a skip left for another epoch is dropped.
+
+        A fit stopped after the last batch of an epoch resumes with the next one, whole.
+        """
+        if epoch != self.epoch:
+            self.skip = 0
+        super().set_epoch(epoch)
+
     def __iter__(self) -> Iterator[int]:
         indices = list(super().__iter__())
         skip, self.skip = self.skip, 0
@@ -58,10 +67,12 @@ class ResumableLoader(DataLoader):
         seed = getattr(kwargs["sampler"], "seed", 0)
         kwargs.setdefault("generator", torch.Generator().manual_seed(seed))
         super().__init__(dataset, **kwargs)
-        self._served = 0
+        #: The epoch being iterated and how many of its batches were handed out.
+        self._epoch, self._served = 0, 0
 
     def __iter__(self) -> Iterator[Any]:
-        self._served = self._position()[1] // (self.batch_size or 1)
+        epoch, skip = self._position()
+        self._epoch, self._served = epoch, skip // (self.batch_size or 1)
         for batch in super().__iter__():
             self._served += 1
             yield batch
@@ -77,7 +88,7 @@ class ResumableLoader(DataLoader):
 
     def state_dict(self) -> dict[str, int]:
         """The epoch and how many of its batches were handed out so far."""
-        return {"epoch": self._position()[0], "batches": self._served}
+        return {"epoch": self._epoch, "batches": self._served}
 
     def load_state_dict(self, state: dict[str, int]) -> None:
         """Continue the checkpointed epoch after the batches it had handed out."""
