@@ -81,8 +81,11 @@ class StopOnSignal(Callback):
         self._request_stop(not self._epoch_ending)
 
     def _request_stop(self, stop: bool) -> None:
-        """Set Lightning's own flag: its loops stop at the next batch boundary (all DDP ranks
-        at the same one) or, after an epoch's last batch, at the epoch's end."""
+        """Set or clear Lightning's own stop flag.
+
+        Its loops stop at the next batch boundary (all DDP ranks at the same one) or, once an
+        epoch's last batch is done, at the epoch's end.
+        """
         if self._trainer is not None:
             self._trainer._signal_connector.received_sigterm = stop
 
