@@ -1,7 +1,6 @@
 """The command line interface: LightningCLI plus the template's run directory and flags.
 
-It only wires: arguments, links, the run directory and checkpoint, outputs pointed at the
-run. Callbacks are in the config; `runs.SaveRunConfig` saves and logs the config.
+It only wires arguments, links, the run directory and checkpoint; callbacks are in the config.
 """
 
 import os
@@ -24,7 +23,7 @@ from runs.placement import place_trainer_outputs, settle_trainer
 from runs.resolve import resolve_run
 from runs.seed import random_seed
 from runs.test_after_fit import test_after_fit
-from utils.errors import ConfigError, RunStopped
+from utils.errors import ConfigError, RunStopped, trainer_settings_checked_by_lightning
 from utils.parser import Flags, Parser, summarize
 from utils.quiet import quiet_lightning
 
@@ -119,7 +118,8 @@ class CLI(LightningCLI):
     def fit(self, **kwargs: Any) -> None:
         """`trainer.fit`; a new run that stops on a ConfigError leaves no directory behind."""
         try:
-            self.trainer.fit(**kwargs)
+            with trainer_settings_checked_by_lightning():
+                self.trainer.fit(**kwargs)
         except ConfigError:
             if self.created:
                 rank_zero_only(discard)(self.created)

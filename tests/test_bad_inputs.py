@@ -103,6 +103,7 @@ CASES = [
     ("accumulate-0", ["--trainer.accumulate_grad_batches", "0"], None, "accumulate_grad_batches"),
     ("accumulate-negative", ["--trainer.accumulate_grad_batches", "-2"], None, "accumulate_grad_batches"),
     ("val-check-interval-beyond-epoch", ["--trainer.val_check_interval", "1000"], None, "val_check_interval"),
+    ("val-check-interval-beyond-whole-epoch", ["--trainer.limit_train_batches", "1.0", "--trainer.val_check_interval", "1000"], None, "val_check_interval"),
     ("num-workers-negative", ["--data.num_workers", "-1"], None, "num_workers"),
     ("max-epochs-0", ["--trainer.max_epochs", "0"], None, "max_epochs"),
     ("max-epochs-negative", ["--trainer.max_epochs", "-5"], None, "max_epochs"),

@@ -1,5 +1,8 @@
 """The error types for what a user can fix: bad input, and a run stopped by its environment."""
 
+import contextlib
+from collections.abc import Iterator
+
 
 class ConfigError(ValueError):
     """A config value, flag or file that cannot be used; the message names it and the fix.
@@ -14,3 +17,25 @@ class RunStopped(RuntimeError):
     The message is printed as one `error:` line (rank zero) where it is raised; the CLI
     exits with code 1 without a traceback, as there is no bug to show.
     """
+
+
+@contextlib.contextmanager
+def trainer_settings_checked_by_lightning() -> Iterator[None]:
+    """Turn the errors Lightning raises on trainer settings once the data is known into
+    ConfigErrors (a `val_check_interval` beyond the epoch's batches, for one).
+
+    Only what Lightning's fit loop raises itself while it sizes the epoch is converted; an
+    error from deeper (a data module's `train_dataloader`, say) keeps its traceback.
+    """
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
+    from lightning.pytorch.loops import _FitLoop
+
+    try:
+        yield
+    except (ValueError, MisconfigurationException) as error:
+        frame = error.__traceback__
+        while frame is not None and frame.tb_next is not None:
+            frame = frame.tb_next
+        if frame is None or frame.tb_frame.f_code is not _FitLoop.setup_data.__code__:
+            raise
+        raise ConfigError(f"trainer: {' '.join(str(error).split())}") from error
