@@ -18,7 +18,7 @@ from lightning.pytorch.utilities import rank_zero_info, rank_zero_only
 
 from runs import Provenance, RunDirectory, SaveRunConfig
 from runs.command_line import check_command_line
-from runs.directory import discard, run_dir
+from runs.directory import discard, nothing_to_keep, run_dir
 from runs.placement import place_trainer_outputs, settle_trainer
 from runs.resolve import resolve_run
 from runs.seed import random_seed
@@ -116,13 +116,13 @@ class CLI(LightningCLI):
         return trainer
 
     def fit(self, **kwargs: Any) -> None:
-        """`trainer.fit`; a new run that stops on a ConfigError leaves no directory behind."""
+        """`trainer.fit`; a new run that fails before its first step leaves no directory behind."""
         try:
             with trainer_settings_checked_by_lightning():
                 self.trainer.fit(**kwargs)
-        except ConfigError:
-            if self.created:
-                rank_zero_only(discard)(self.created)
+        except BaseException as error:
+            if self.created and nothing_to_keep(self.trainer):
+                rank_zero_only(discard)(self.created, quietly=isinstance(error, ConfigError))
             raise
 
     def after_fit(self) -> None:

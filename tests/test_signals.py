@@ -31,15 +31,30 @@ def test_a_finished_fit_exits_0_and_names_its_run(tmp_path):
     assert entry["status"] == "finished" and "error" not in entry
 
 
-def test_a_bug_during_the_fit_keeps_its_traceback(tmp_path, monkeypatch):
+def test_a_bug_during_the_fit_keeps_its_traceback(tmp_path, monkeypatch, capsys):
     def broken_step(self, batch, batch_idx):
-        raise RuntimeError("a bug in the network")
+        if batch_idx == 1:
+            raise RuntimeError("a bug in the network")
+        return self._shared_step(batch, "train")
 
     monkeypatch.setattr(ImageClassifier, "training_step", broken_step)
     with pytest.raises(RuntimeError, match="a bug in the network"):  # not SystemExit(2)
         run_cli("fit", *DIGITS, *TINY, "--run.root", str(tmp_path / "logs"))
+    # One step was trained: the run is kept, and says how it ended.
     [entry] = read_json(only_run_dir(tmp_path / "logs") / "provenance.json")["entries"]
     assert (entry["status"], entry["error"]) == ("failed", "RuntimeError: a bug in the network")
+    assert "removed" not in capsys.readouterr().err
+
+
+def test_a_fit_that_fails_before_its_first_step_leaves_no_run(tmp_path, monkeypatch, capsys):
+    def broken_step(self, batch, batch_idx):
+        raise RuntimeError("a bug in the network")
+
+    monkeypatch.setattr(ImageClassifier, "training_step", broken_step)
+    with pytest.raises(RuntimeError, match="a bug in the network"):
+        run_cli("fit", *DIGITS, *TINY, "--run.root", str(tmp_path / "logs"))
+    assert not (tmp_path / "logs").exists()
+    assert "The run failed before its first step; removed " in capsys.readouterr().err
 
 
 @pytest.mark.slow

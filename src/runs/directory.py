@@ -3,6 +3,7 @@
 import os
 import secrets
 import shutil
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, replace
@@ -36,9 +37,17 @@ def run_dir(trainer: "Trainer") -> Path:
     return Path(trainer.default_root_dir)
 
 
-def discard(created: list[Path]) -> None:
+def nothing_to_keep(trainer: "Trainer") -> bool:
+    """Whether a failed fit left nothing worth keeping: no step trained, no checkpoint."""
+    checkpoints = run_dir(trainer) / CHECKPOINTS
+    return trainer.global_step == 0 and not any(checkpoints.glob("*.ckpt"))
+
+
+def discard(created: list[Path], quietly: bool = True) -> None:
     """Remove the folders a command created: its run directory first, then empty parents."""
     folder, *parents = created
+    if not quietly:
+        print(f"The run failed before its first step; removed {folder}", file=sys.stderr)
     shutil.rmtree(folder, ignore_errors=True)
     for parent in parents:
         if parent.is_dir() and not any(parent.iterdir()):

@@ -21,11 +21,11 @@ class RunStopped(RuntimeError):
 
 @contextlib.contextmanager
 def trainer_settings_checked_by_lightning() -> Iterator[None]:
-    """Turn the errors Lightning raises on trainer settings once the data is known into
-    ConfigErrors (a `val_check_interval` beyond the epoch's batches, for one).
+    """ConfigErrors for the trainer settings Lightning rejects once it knows the data.
 
-    Only what Lightning's fit loop raises itself while it sizes the epoch is converted; an
-    error from deeper (a data module's `train_dataloader`, say) keeps its traceback.
+    A `val_check_interval` beyond the epoch's batches is one. Only what Lightning's fit loop
+    raises itself while it sizes the epoch is converted; an error from deeper (a data
+    module's `train_dataloader`, say) keeps its traceback.
     """
     from lightning.fabric.utilities.exceptions import MisconfigurationException
     from lightning.pytorch.loops import _FitLoop
