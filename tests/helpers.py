@@ -25,11 +25,7 @@ GIT_IDENTITY = {
 
 def run_main(*args: str, cwd: Path = ROOT, env: dict | None = None, timeout: int = 300):
     """Run `python src/main.py ARGS` in a subprocess; return the CompletedProcess."""
-    # MLflow's `set_tracking_uri` (called by its Lightning logger) exports the URI: an earlier
-    # in-process MLflow run would send this run to that run's store.
-    inherited = {
-        k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "RUN_VERSION")
-    }
+    inherited = {k: v for k, v in os.environ.items() if k != "RUN_VERSION"}
     full_env = {**inherited, "PYTHONWARNINGS": "ignore", "COLUMNS": "200", **(env or {})}
     return subprocess.run(
         [sys.executable, str(ROOT / "src" / "main.py"), *args],

@@ -1,6 +1,7 @@
 """Every logger writes into the one run directory and receives the config and hyperparameters."""
 
 import json
+import os
 import uuid
 from pathlib import Path
 
@@ -93,6 +94,7 @@ def test_mlflow_uses_a_local_store_and_resume_continues_its_run(tmp_path):
     logs = tmp_path / "logs"
     no_scheduler = ["--model.init_args.lr_scheduler", "null"]
     fit(logs, "--trainer.logger", "null", "-c", "configs/logger/mlflow.yaml", *no_scheduler)
+    assert "MLFLOW_TRACKING_URI" not in os.environ, "later runs would log to this store"
     run = only_run_dir(logs)
     run_id = json.loads((run / LOGGER_RUNS).read_text())["mlflow"]
     client = MlflowClient(f"sqlite:///{logs.resolve() / 'mlflow.db'}")

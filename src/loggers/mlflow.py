@@ -9,6 +9,7 @@ from lightning.pytorch.loggers import MLFlowLogger as LightningMLFlowLogger
 #: The local store's file and artifact folder, inside `save_dir` (the CLI sets the logs root).
 DATABASE = "mlflow.db"
 ARTIFACTS = "mlartifacts"
+TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
 
 
 def local_tracking_uri(save_dir: str | os.PathLike) -> str:
@@ -39,7 +40,7 @@ class MLFlowLogger(LightningMLFlowLogger):
         artifact_location: str | None = None,
         **kwargs: Any,
     ) -> None:
-        local = not tracking_uri and not os.environ.get("MLFLOW_TRACKING_URI")
+        local = not tracking_uri and not os.environ.get(TRACKING_URI_ENV)
         if local:
             save_dir = save_dir or "."
             tracking_uri = local_tracking_uri(save_dir)
@@ -47,8 +48,25 @@ class MLFlowLogger(LightningMLFlowLogger):
                 artifact_location = str(Path(save_dir).resolve() / ARTIFACTS / experiment_name)
         super().__init__(
             experiment_name=experiment_name,
-            tracking_uri=tracking_uri or os.environ["MLFLOW_TRACKING_URI"],
+            tracking_uri=tracking_uri or os.environ[TRACKING_URI_ENV],
             save_dir=save_dir,
             artifact_location=artifact_location,
             **kwargs,
         )
+
+    @property
+    def experiment(self) -> Any:
+        """The MLflow client, the run started on first use (as Lightning's).
+
+        `mlflow.set_tracking_uri`, which Lightning's logger calls here, exports the URI
+        into the process environment; it is put back, so that the processes this one
+        starts later (and the next run built in this process) choose their own store.
+        """
+        before = os.environ.get(TRACKING_URI_ENV)
+        try:
+            return super().experiment
+        finally:
+            if before is None:
+                os.environ.pop(TRACKING_URI_ENV, None)
+            else:
+                os.environ[TRACKING_URI_ENV] = before
