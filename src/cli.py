@@ -14,11 +14,11 @@ from jsonargparse import Namespace
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch import Trainer
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
-from lightning.pytorch.utilities import rank_zero_info, rank_zero_only
+from lightning.pytorch.utilities import rank_zero_info
 
-from runs import Provenance, RunDirectory, SaveRunConfig
+from runs import Provenance, RunDirectory, SaveRunConfig, run_dir
 from runs.command_line import check_command_line
-from runs.directory import discard, nothing_to_keep, run_dir
+from runs.lock import RunLock
 from runs.placement import place_trainer_outputs, settle_trainer
 from runs.resolve import resolve_run
 from runs.seed import random_seed
@@ -35,21 +35,23 @@ class CLI(LightningCLI):
     """`fit`, `validate`, `test` and `predict` with `configs/default.yaml` loaded first.
 
     With `run=False` no subcommand is run: the classes are built for a fit in its own run
-    directory; call `cli.trainer.fit(cli.model, datamodule=cli.datamodule)` yourself.
+    directory, locked (`runs.lock`): call `cli.trainer.fit(...)`, then `cli.lock.release()`.
     """
 
     def __init__(self, args: list[str] | None = None, run: bool = True) -> None:
         quiet_lightning()
         defaults = {"default_config_files": [str(DEFAULT_CONFIG)]}
         self.command = list(sys.argv) if args is None else [sys.argv[0], *args]
-        super().__init__(
-            parser_class=Parser,
-            save_config_callback=SaveRunConfig,  # config.yaml in the run, config to loggers
-            auto_configure_optimizers=False,  # tasks own their optimizer and scheduler
-            parser_kwargs={s: defaults for s in self.subcommands()} if run else defaults,
-            args=args,
-            run=run,
-        )
+        self.lock = RunLock()  # of the run written; with run=False the caller releases it
+        with self.lock.released_after(keep=not run):
+            super().__init__(
+                parser_class=Parser,
+                save_config_callback=SaveRunConfig,  # config.yaml in the run, config to loggers
+                auto_configure_optimizers=False,  # tasks own their optimizer and scheduler
+                parser_kwargs={s: defaults for s in self.subcommands()} if run else defaults,
+                args=args,
+                run=run,
+            )
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         """Add the run directory, the template's flags and the data-to-model links."""
@@ -86,6 +88,7 @@ class CLI(LightningCLI):
             if self.subcommand:  # with run=False there is no checkpoint to load
                 config.ckpt_path = ckpt_path
             config.run.root, config.run.name, config.run.version = run.root, run.name, run.version
+            self.lock.take(run.path, self.command)  # before anything of the run is written
             settle_trainer(config.trainer, config.drop_callbacks)
             config.drop_callbacks = []  # done: the callbacks list records it
             self.placed = self.config.clone()
@@ -93,8 +96,6 @@ class CLI(LightningCLI):
             place_trainer_outputs(placed.trainer, run)
         except ConfigError as error:
             self._parser(self.subcommand).error(str(error))
-        #: Folders this command creates for a new run, removed again if it fails to start.
-        self.created = [p for p in (run.path, *run.path.parents) if not p.exists()]
 
     def instantiate_classes(self) -> None:
         """Build data, model and trainer; a class rejecting its arguments is a ConfigError."""
@@ -121,8 +122,7 @@ class CLI(LightningCLI):
             with trainer_settings_checked_by_lightning():
                 self.trainer.fit(**kwargs)
         except BaseException as error:
-            if self.created and nothing_to_keep(self.trainer):
-                rank_zero_only(discard)(self.created, quietly=isinstance(error, ConfigError))
+            self.lock.discard_new_run(self.trainer, quietly=isinstance(error, ConfigError))
             raise
 
     def after_fit(self) -> None:

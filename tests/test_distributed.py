@@ -27,6 +27,7 @@ def test_ddp_on_two_cpu_processes_writes_one_run(tmp_path):
     result = run_main(*DDP_FIT, "--run.root", str(logs), timeout=180)
     assert result.returncode == 0, result.stderr[-3000:]
     run = only_run_dir(logs)
+    assert not (run / "run.lock").exists(), "rank zero's lock, shared by rank one, is given back"
     assert (run / "config.yaml").is_file()
     assert (run / "checkpoints" / "last.ckpt").is_file()
     assert read_json(run / "test_metrics.json")["test/acc"] > 0.5
@@ -56,5 +57,6 @@ def test_torchrun_processes_agree_on_the_run_directory(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     run = only_run_dir(logs)
     assert run.name.startswith("torchrun-")
+    assert not (run / "run.lock").exists()
     assert (run / "checkpoints" / "last.ckpt").is_file()
     assert read_json(run / "test_metrics.json")["test/acc"] > 0.5

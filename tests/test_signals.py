@@ -128,6 +128,7 @@ def test_a_stop_at_an_epoch_end_resumes_with_the_whole_next_epoch(tmp_path, at):
         run_cli("fit", *three_epochs, *stop_at_epoch_end, "--run.root", str(logs))
     assert stop.value.code == 143
     run = only_run_dir(logs)
+    assert not (run / "run.lock").exists(), "the stopped fit gave its run's lock back"
     # The stop waits for the epoch's validation and checkpoints: the fit resumes in epoch 1.
     stopped = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
     assert (stopped["epoch"], stopped["global_step"]) == (1, 9)

@@ -97,7 +97,8 @@ def fit_trial(args: list[str], callback: TrialPruning, direction: str) -> float:
     except SystemExit as done:  # the parser rejected the arguments (message already printed)
         raise RuntimeError(f"the trial's config was refused (exit code {done.code})") from None
     cli.trainer.callbacks.insert(0, callback)  # its params reach the loggers with the config
-    cli.trainer.fit(cli.model, datamodule=cli.datamodule)
+    with cli.lock.released_after():
+        cli.trainer.fit(cli.model, datamodule=cli.datamodule)
     if not callback.values:
         logged = ", ".join(sorted(cli.trainer.callback_metrics)) or "none"
         raise ConfigError(f"monitor {callback.monitor!r} was never logged (logged: {logged})")
