@@ -215,8 +215,11 @@ def test_the_cli_refuses_to_write_a_run_in_use(trained, sleeper, subcommand, cap
 def test_a_second_writer_of_a_running_fit_is_refused_until_the_fit_is_killed(tmp_path):
     logs = tmp_path / "logs"
     run = logs / "default" / "v1"
-    first = start_script("main.py", "fit", *DIGITS, "--trainer.max_epochs", "1000",
-                         "--run.root", str(logs), "--run.version", "v1")  # fmt: skip
+    # Slow epochs (a wide network), so that the first fit is far from done while others try.
+    slow = ["--trainer.max_epochs", "1000", "--trainer.limit_train_batches", "5"]
+    slow += ["--model.net.channels", "[128, 256]"]
+    first = start_script("main.py", "fit", *DIGITS, *slow, "--run.root", str(logs),
+                         "--run.version", "v1")  # fmt: skip
     try:
         wait_for(run / "checkpoints" / "last.ckpt", first)
         assert read_json(run / LOCK_NAME)["pid"] == first.pid
