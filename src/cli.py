@@ -16,7 +16,7 @@ from lightning.pytorch import Trainer
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.utilities import rank_zero_info
 
-from runs import Provenance, RunDirectory, SaveRunConfig, run_dir
+from runs import ConfigOverCheckpoint, Provenance, RunDirectory, SaveRunConfig, run_dir
 from runs.command_line import check_command_line
 from runs.lock import RunLock
 from runs.placement import place_trainer_outputs, settle_trainer
@@ -31,7 +31,7 @@ PROJECT_ROOT = Path(os.environ.get("PROJECT_ROOT", Path(__file__).resolve().pare
 DEFAULT_CONFIG = PROJECT_ROOT / "configs" / "default.yaml"
 
 
-class CLI(LightningCLI):
+class CLI(ConfigOverCheckpoint, LightningCLI):
     """`fit`, `validate`, `test` and `predict` with `configs/default.yaml` loaded first.
 
     With `run=False` no subcommand is run: the classes are built for a fit in its own run

@@ -54,6 +54,8 @@ def _checkpoint(kind: str):
             torch.save({**state, "evil": Payload()}, path, _use_new_zipfile_serialization=False)
         elif kind == "raw_pickle":
             path.write_bytes(pickle.dumps({"evil": Payload()}))
+        elif kind == "foreign_weights":  # safe to load, but not this model's tensors
+            torch.save(state, path)
         elif kind == "forbidden_hparams":
             hparams = {"net": torch.nn.Linear, "lr": 0.1}
             torch.save({**state, "hyper_parameters": hparams}, path)
@@ -80,6 +82,7 @@ CASES = [
     ("ckpt-legacy-payload", ["--ckpt_path", "{f}"], _checkpoint("legacy_payload"), "legacy_payload.ckpt"),
     ("ckpt-raw-pickle", ["--ckpt_path", "{f}"], _checkpoint("raw_pickle"), "raw_pickle.ckpt"),
     ("ckpt-forbidden-hparams", ["--ckpt_path", "{f}"], _checkpoint("forbidden_hparams"), "forbidden_hparams.ckpt"),
+    ("ckpt-foreign-weights", ["--ckpt_path", "{f}"], _checkpoint("foreign_weights"), "w is not in the model"),
     ("ckpt-missing", ["--ckpt_path", "{tmp}/nothing.ckpt"], None, "nothing.ckpt"),
     ("ckpt-folder", ["--ckpt_path", "{tmp}"], None, "--ckpt_path"),
     ("ckpt-last-no-run", ["--ckpt_path", "last"], None, "last"),

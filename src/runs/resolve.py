@@ -36,17 +36,22 @@ def trained_best(trainer: "Trainer") -> Path | None:
     return best if best is not None and best.is_file() else None
 
 
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """A checkpoint read with torch's safe loading, its tensors memory-mapped where it can."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except RuntimeError as error:
+        if "mmap" not in str(error):
+            raise
+        return torch.load(path, map_location="cpu", weights_only=True)  # the pre-1.6 format
+
+
 def check_checkpoint(path: Path) -> None:
     """RunError unless torch's safe loading reads `path` (nothing in the file is run)."""
     if path.stat().st_size == 0:
         raise RunError(f"--ckpt_path {path}: the file is empty; give another checkpoint")
     try:
-        try:
-            torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-        except RuntimeError as error:
-            if "mmap" not in str(error):
-                raise
-            torch.load(path, map_location="cpu", weights_only=True)  # the pre-1.6 format
+        read_checkpoint(path)
     except pickle.UnpicklingError:
         raise RunError(
             f"--ckpt_path {path}: it holds Python objects that safe loading refuses (code, "

@@ -10,6 +10,7 @@ from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from lightning.pytorch.utilities import rank_zero_warn
 
 from optim.param_groups import NO_DECAY, NoWeightDecay, parameter_groups
+from optim.resumed_settings import group_settings, restore_settings
 from optim.schedules import PlannedLR, RunSchedule
 from utils.errors import ConfigError
 
@@ -82,6 +83,7 @@ class OptimizedTask(LightningModule):
         for group in optimizer.param_groups:
             if group.get("name") != NO_DECAY:
                 group["weight_decay"] = group.get("weight_decay", 0.0) * self.weight_decay_scale
+        self._configured_settings = group_settings(optimizer)  # a resume restores the checkpoint's
         if self.lr_scheduler_factory is None:
             return optimizer
         if isinstance(self.lr_scheduler_factory, RunSchedule):
@@ -153,8 +155,19 @@ class OptimizedTask(LightningModule):
         return out
 
     def on_train_start(self) -> None:
-        """Warn when a resumed schedule was planned for a different run length than this run's."""
-        for config in self.trainer.lr_scheduler_configs:
+        """On a resume, put the configured optimizer settings back; check the schedule's length.
+
+        Restoring a checkpoint replaces the optimizer's settings (lr, weight decay, ...) with
+        the checkpoint's; the config wins (`optim.resumed_settings`). A warning says when the
+        restored schedule was planned for a different run length than this run's.
+        """
+        configs = self.trainer.lr_scheduler_configs
+        configured = getattr(self, "_configured_settings", None)  # set by configure_optimizers
+        if configured and self.trainer.optimizers:
+            optimizer = self.trainer.optimizers[0]
+            schedulers = (c.scheduler for c in configs if c.scheduler.optimizer is optimizer)
+            restore_settings(optimizer, configured, schedulers)
+        for config in configs:
             scheduler = config.scheduler
             fresh = getattr(self, "_planned_total_steps", None)
             if isinstance(scheduler, PlannedLR) and fresh and scheduler.total_steps != fresh:
