@@ -15,13 +15,14 @@ def new_figure(width: float, height: float):
     return Figure(figsize=(width, height), layout="constrained")
 
 
-def figure_pixels(figure) -> np.ndarray:
-    """The figure rendered as an (H, W, 3) uint8 array."""
+def render(figure, dpi: float = 100) -> np.ndarray:
+    """The figure drawn once at `dpi`, as an (H, W, 4) uint8 RGBA array."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
+    figure.set_dpi(dpi)
     canvas = FigureCanvasAgg(figure)
     canvas.draw()
-    return np.asarray(canvas.buffer_rgba())[..., :3].copy()
+    return np.asarray(canvas.buffer_rgba()).copy()
 
 
 def publish_figure(
@@ -34,13 +35,15 @@ def publish_figure(
     TensorBoard gets the image (`add_image`), loggers with `log_image` (W&B) the file, MLflow
     the file as an artifact; other loggers (CSV) take no images and keep the file only.
     """
+    from matplotlib.image import imsave
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=100)
+    pixels = render(figure)  # drawn once, for the file and the loggers (drawing is the cost)
+    imsave(path, pixels, format="png")
     key, step = path.stem, trainer.global_step if step is None else step
     for logger in trainer.loggers:
         if isinstance(logger, TensorBoardLogger):
-            image = figure_pixels(figure)
-            logger.experiment.add_image(key, image, step, dataformats="HWC")
+            logger.experiment.add_image(key, pixels[..., :3], step, dataformats="HWC")
         elif isinstance(logger, MLFlowLogger):
             logger.experiment.log_artifact(logger.run_id, str(path))
         elif callable(getattr(logger, "log_image", None)):

@@ -10,11 +10,11 @@ import numpy as np
 import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.core.optimizer import LRSchedulerConfig
-from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_info
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 
+from callbacks.figures import new_figure, publish_figure
 from runs.directory import run_dir
 
 
@@ -126,27 +126,17 @@ class LRCurve(Callback):
         )
 
     def _save(self, trainer: Trainer, png: Path, stopped: int | None = None) -> None:
-        png.parent.mkdir(parents=True, exist_ok=True)
-        figure = self._figure(stopped)
-        figure.savefig(png, dpi=100)
+        publish_figure(trainer, self._figure(stopped), png, step=stopped or 0, announce=False)
         with open(png.with_suffix(".csv"), "w", newline="") as file:
             writer = csv.writer(file)
             writer.writerow(["step", *self.plan])
             for step, row in enumerate(zip(*self.plan.values(), strict=True)):
                 writer.writerow([step, *(repr(float(v)) for v in row)])
-        image = self._pixels(figure)
-        for logger in trainer.loggers:
-            if isinstance(logger, TensorBoardLogger):
-                logger.experiment.add_image("lr_curve", image, stopped or 0, dataformats="HWC")
-            elif callable(getattr(logger, "log_image", None)):
-                logger.log_image(key="lr_curve", images=[str(png)])
         if stopped is None and trainer.ckpt_path is None:
             rank_zero_info(f"LRCurve: planned learning rates drawn in {png}")
 
     def _figure(self, stopped: int | None = None):
-        from matplotlib.figure import Figure
-
-        figure = Figure(figsize=(7, 4), layout="constrained")
+        figure = new_figure(7, 4)
         axes = figure.add_subplot()
         for name, rates in self.plan.items():
             steps = np.arange(len(rates))
@@ -168,14 +158,6 @@ class LRCurve(Callback):
         axes.grid(alpha=0.3)
         axes.legend()
         return figure
-
-    @staticmethod
-    def _pixels(figure) -> np.ndarray:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-        canvas = FigureCanvasAgg(figure)
-        canvas.draw()
-        return np.asarray(canvas.buffer_rgba())[..., :3].copy()
 
 
 def _read_plan(path: Path) -> dict[str, np.ndarray]:

@@ -8,6 +8,7 @@ launched the training (anything but `src/main.py`) is copied into the run direct
 
 import filecmp
 import importlib.metadata
+import itertools
 import json
 import os
 import platform
@@ -44,9 +45,14 @@ def installed_packages() -> list[str]:
     """The installed distributions as sorted `name==version` lines, like `pip freeze`."""
     found: dict[str, str] = {}
     for dist in importlib.metadata.distributions():
-        name = dist.metadata["Name"]
-        if name:
-            found.setdefault(re.sub(r"[-_.]+", "-", name).lower(), f"{name}=={dist.version}")
+        # Name and Version from the header lines: parsing the metadata as an email message
+        # (`dist.metadata`) takes ~10x longer (~50 ms for 150 packages).
+        text = dist.read_text("METADATA") or dist.read_text("PKG-INFO") or ""
+        head = [line.partition(": ") for line in itertools.takewhile(bool, text.splitlines())]
+        fields = {key: value.strip() for key, _, value in reversed(head)}  # the first wins
+        if name := fields.get("Name"):
+            key = re.sub(r"[-_.]+", "-", name).lower()
+            found.setdefault(key, f"{name}=={fields.get('Version', '')}")
     return [found[key] for key in sorted(found)]
 
 
