@@ -93,10 +93,11 @@ def test_mnist_without_files_and_download_says_where(tmp_path):
 def test_mnist_download_failure_says_so(tmp_path, monkeypatch):
     import torchvision.datasets
 
-    def offline(*args, download=False, **kwargs):
-        raise RuntimeError("Error downloading train-images-idx3-ubyte.gz")
+    class Offline(torchvision.datasets.MNIST):  # keeps MNIST.resources, the files looked for
+        def __init__(self, *args, **kwargs):
+            raise RuntimeError("Error downloading train-images-idx3-ubyte.gz")
 
-    monkeypatch.setattr(torchvision.datasets, "MNIST", offline)
+    monkeypatch.setattr(torchvision.datasets, "MNIST", Offline)
     dm = MNISTDataModule(data_dir=str(tmp_path), download=True)
     with pytest.raises(ConfigError, match="download failed .Error downloading"):
         dm.prepare_data()
@@ -125,3 +126,14 @@ def test_an_eval_set_with_other_classes_is_refused():
 
     with pytest.raises(ValueError, match="eval_sets.five: FiveDigits has 5 classes"):
         DigitsDataModule(eval_sets={"five": FiveDigits()})
+
+
+def test_mnist_files_present_are_not_read_to_prepare(mnist_dir, monkeypatch):
+    import torchvision.datasets
+
+    class Unread(torchvision.datasets.MNIST):  # reading the files would construct MNIST
+        def __init__(self, *args, **kwargs):
+            raise AssertionError("prepare_data read the images")
+
+    monkeypatch.setattr(torchvision.datasets, "MNIST", Unread)
+    MNISTDataModule(data_dir=str(mnist_dir), download=False).prepare_data()

@@ -39,6 +39,9 @@ class MNISTDataModule(InMemoryImageDataModule):
         """Download the files once (on one process) when they are not in `data_dir`."""
         from torchvision.datasets import MNIST
 
+        raw = Path(self.data_dir, "MNIST", "raw")
+        if all((raw / Path(url).stem).is_file() for url, _ in MNIST.resources):
+            return  # constructing `MNIST` would read all 70k images just to check the files
         for train in (True, False):
             try:
                 MNIST(self.data_dir, train=train, download=self.download)
