@@ -148,3 +148,22 @@ def test_a_crafted_checkpoint_imports_nothing_and_changes_no_setting(run, tmp_pa
     assert (
         cli.trainer.current_epoch == 2 and (only_run_dir(logs) / "checkpoints/last.ckpt").is_file()
     )
+
+
+def test_a_model_that_makes_its_layers_later_is_not_refused():
+    from lightning.pytorch import LightningModule
+
+    from runs.checkpoint_config import mismatched_tensors
+
+    class LaterLayers(LightningModule):
+        def configure_model(self):
+            self.net = torch.nn.Linear(2, 2)
+
+    weights = {"net.weight": torch.zeros(2, 2), "net.bias": torch.zeros(2)}
+    assert mismatched_tensors(weights, LaterLayers()) == []
+    built = LaterLayers()
+    built.configure_model()
+    assert mismatched_tensors({"net.weight": torch.zeros(3, 2)}, built) == [
+        "net.weight is [3, 2] in the checkpoint, [2, 2] in the model",
+        "net.bias is not in the checkpoint",
+    ]

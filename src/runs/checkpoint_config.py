@@ -70,9 +70,12 @@ def mismatched_tensors(checkpoint: Mapping[str, torch.Tensor], model: LightningM
     """What keeps `checkpoint` (a state dict) from loading into `model`, one phrase a tensor.
 
     Shapes always count; missing and unexpected names only when the model loads strictly
-    (`strict_loading`). Parameters a lazy module has not sized yet are not compared.
+    (`strict_loading`). Parameters a lazy module has not sized yet are not compared, nor is
+    a model that makes its layers later (in `configure_model`, for sharded training).
     """
     state = model.state_dict()
+    if not state:
+        return []
     found = [
         f"{name} is {_shape(checkpoint[name])} in the checkpoint, {_shape(tensor)} in the model"
         for name, tensor in state.items()
