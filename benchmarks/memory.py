@@ -87,6 +87,11 @@ def main() -> None:
         wall = statistics.median(s for _, s in runs)
         peer = PEER_MB[name]
         print(f"{name:14s} {mb:6.0f} MB  ({wall:5.1f} s)   peer {peer} MB   ratio {mb / peer:.2f}")
+    run, torch_mb = (
+        statistics.median(m for m, _ in results[k]) for k in ("MNIST run", "import torch")
+    )
+    peer_run = PEER_MB["MNIST run"] - PEER_MB["import torch"]
+    print(f"the run above its `import torch`: {run - torch_mb:.0f} MB, peer {peer_run} MB")
 
 
 if __name__ == "__main__":
