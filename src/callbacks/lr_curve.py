@@ -61,11 +61,12 @@ class LRCurve(Callback):
     """At the start of fit, draw the planned learning rate of every parameter group over the run.
 
     Writes `<run>/<filename>` (PNG) and a CSV beside it (one column per parameter
-    group, named like `LearningRateMonitor`'s keys), and logs the image to TensorBoard and
-    to loggers with a `log_image` method (W&B). Schedules that depend on metrics
-    (`ReduceLROnPlateau`) cannot be planned and are skipped. A fit that ends before its
-    planned last step (early stopping, `max_time`) redraws the picture with the step where
-    it stopped and the rate it had reached marked.
+    group, named like `LearningRateMonitor`'s keys), and logs the image under the file's
+    stem to TensorBoard, to loggers with a `log_image` method (W&B) and to MLflow (an
+    artifact), like every figure of the run (`callbacks.figures.publish_figure`).
+    Schedules that depend on metrics (`ReduceLROnPlateau`) cannot be planned and are
+    skipped. A fit that ends before its planned last step (early stopping, `max_time`)
+    redraws the picture with the step where it stopped and the rate it had reached marked.
 
     Args:
         filename: Name of the PNG file in the run directory.
