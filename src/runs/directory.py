@@ -131,7 +131,9 @@ def _check_root(root: str) -> None:
     if not existing.is_dir():
         raise RunError(f"run.root={root}: {existing} is a file, not a folder")
     try:
-        tempfile.TemporaryDirectory(dir=existing).cleanup()  # can runs be written there?
+        # Can runs be written there? A nameless file (O_TMPFILE), so that nothing scanning
+        # the root at the same time (compare, another run) meets a folder that vanishes.
+        tempfile.TemporaryFile(dir=existing).close()
     except OSError as error:
         raise RunError(f"run.root={root}: cannot write in {existing} ({error.strerror})") from None
 
