@@ -12,6 +12,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.utilities.exceptions import SIGTERMException
@@ -43,6 +44,13 @@ class StopOnSignal(Callback):
     the last batch of an epoch stops once the epoch's validation and checkpoints are done,
     so that the resumed fit starts the next epoch. A second Ctrl-C stops at once, without
     saving (the checkpoints written before stay whole).
+
+    The signal handler only takes note. The fit stops at the end of a training batch or
+    epoch, where every process of a multi-process (DDP) run is: there the processes agree
+    (one small all-reduce a batch, on a CPU process group) and all stop at the same point,
+    whichever of them got the signal. Lightning's own SIGTERM handler, which talks to the
+    other processes from inside the signal handler and so can deadlock them, is replaced
+    once training starts.
     """
 
     def __init__(self) -> None:
@@ -51,9 +59,11 @@ class StopOnSignal(Callback):
         self._previous: dict[int, Any] = {}
         #: Between the last training batch of an epoch and the epoch's end.
         self._epoch_ending = False
+        #: The CPU process group the processes of a multi-process fit agree in.
+        self._group: Any = None
 
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
-        """Take over SIGTERM and SIGINT for the fit (Lightning chains its SIGTERM handler)."""
+        """Take over SIGTERM and SIGINT for the fit."""
         if stage != "fit" or self._previous:
             return
         self._trainer, self.signum, self._epoch_ending = trainer, None, False
@@ -62,45 +72,64 @@ class StopOnSignal(Callback):
         except ValueError:  # not the main thread: signals stay as they are
             self._previous = {}
 
+    def on_sanity_check_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """Take SIGTERM back from Lightning, which registers its handler after `setup`."""
+        self._replace_lightnings_handler()
+
+    def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """Take SIGTERM back from Lightning; make the group the processes agree in."""
+        self._replace_lightnings_handler()
+        if trainer.world_size > 1 and torch.distributed.is_initialized() and self._group is None:
+            self._group = torch.distributed.new_group(backend="gloo")
+
     def teardown(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         """Give the signals back to their previous handlers."""
         for signum, handler in self._previous.items():
             signal.signal(signum, handler)
-        self._previous, self._trainer = {}, None
+        self._previous, self._trainer, self._group = {}, None, None
+
+    def _replace_lightnings_handler(self) -> None:
+        if self._previous and signal.getsignal(signal.SIGTERM) != self._handle:
+            signal.signal(signal.SIGTERM, self._handle)
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         if self.signum is not None and signum == signal.SIGINT:
             sys.stderr.write("\nSecond interrupt: stopped at once, without saving.\n")
             sys.stderr.flush()
             os._exit(128 + signum)
-        name = signal.Signals(signum).name
         if self.signum is None:
-            when = "at the end of this epoch" if self._epoch_ending else "after the current batch"
-            sys.stderr.write(f"\n{name} received: stopping {when} ...\n")
             self.signum = signum
-        self._request_stop(not self._epoch_ending)
+            when = "at the end of this epoch" if self._epoch_ending else "after the current batch"
+            if self._trainer is None or self._trainer.is_global_zero:  # once, not per rank
+                name = signal.Signals(signum).name
+                sys.stderr.write(f"\n{name} received: stopping {when} ...\n")
 
-    def _request_stop(self, stop: bool) -> None:
-        """Set or clear Lightning's own stop flag.
+    def _stop_if_signalled(self, trainer: Trainer) -> None:
+        """Set Lightning's stop flag if any process got a signal; all processes decide alike.
 
-        Its loops stop at the next batch boundary (all DDP ranks at the same one) or, once an
-        epoch's last batch is done, at the epoch's end.
+        Its loops then stop at once: after this batch or, at an epoch's end, after the epoch.
         """
-        if self._trainer is not None:
-            self._trainer._signal_connector.received_sigterm = stop
+        signum = self.signum or 0
+        if self._group is not None:
+            agreed = torch.tensor([signum])
+            torch.distributed.all_reduce(agreed, torch.distributed.ReduceOp.MAX, self._group)
+            signum = int(agreed.item())
+        if signum:
+            self.signum = signum
+            trainer._signal_connector.received_sigterm = True
 
     def on_train_batch_end(
         self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
-        """After an epoch's last batch, a stop waits for the epoch's validation and end."""
-        if trainer.fit_loop.epoch_loop.batch_progress.is_last_batch:
-            self._epoch_ending = True
-            self._request_stop(False)
+        """Stop after this batch if signalled; after an epoch's last batch, at the epoch's end."""
+        self._epoch_ending = trainer.fit_loop.epoch_loop.batch_progress.is_last_batch
+        if not self._epoch_ending:
+            self._stop_if_signalled(trainer)
 
     def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         """Stop here if a signal came while the epoch was ending."""
         self._epoch_ending = False
-        self._request_stop(self.signum is not None)
+        self._stop_if_signalled(trainer)
 
     def on_exception(
         self, trainer: Trainer, pl_module: LightningModule, exception: BaseException
