@@ -13,8 +13,8 @@ import torch
 from lightning.pytorch import LightningModule
 from lightning.pytorch.utilities import rank_zero_warn
 
+from runs.checkpoint_file import read_checkpoint
 from runs.directory import RunError
-from runs.resolve import read_checkpoint
 
 _LEAVES = (str, int, float, bool, type(None), list, tuple)
 #: How many differing keys and mismatched tensors a message names.

@@ -3,7 +3,6 @@
 import os
 import secrets
 import shutil
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, replace
@@ -43,11 +42,9 @@ def nothing_to_keep(trainer: "Trainer") -> bool:
     return trainer.global_step == 0 and not any(checkpoints.glob("*.ckpt"))
 
 
-def discard(created: list[Path], quietly: bool = True) -> None:
+def discard(created: list[Path]) -> None:
     """Remove the folders a command created: its run directory first, then empty parents."""
     folder, *parents = created
-    if not quietly:
-        print(f"The run failed before its first step; removed {folder}", file=sys.stderr)
     shutil.rmtree(folder, ignore_errors=True)
     for parent in parents:
         if parent.is_dir() and not any(parent.iterdir()):

@@ -204,7 +204,12 @@ class RunLock:
     def discard_new_run(self, trainer: "Trainer", quietly: bool) -> None:
         """Remove the run this command created if its fit left nothing to keep (no step)."""
         if self.created and nothing_to_keep(trainer):
-            discard(self.created, quietly=quietly)
+            if not quietly:
+                print(
+                    f"The run failed before its first step; removed {self.created[0]}",
+                    file=sys.stderr,
+                )
+            discard(self.created)
             self.created = []
 
     @contextlib.contextmanager

@@ -59,9 +59,9 @@ def _checkpoint(run: Path) -> dict:
     path = run / CHECKPOINTS / "last.ckpt"
     if not path.is_file():
         return {}
-    import torch
+    from runs.checkpoint_file import read_checkpoint  # imports torch: only when needed
 
-    return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    return read_checkpoint(path)
 
 
 @dataclass

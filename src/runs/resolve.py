@@ -5,9 +5,9 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import torch
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 
+from runs.checkpoint_file import read_checkpoint
 from runs.directory import CONFIG_NAME, RunDirectory, RunError
 from runs.slurm import requeued_checkpoint
 
@@ -36,16 +36,6 @@ def trained_best(trainer: "Trainer") -> Path | None:
     return best if best is not None and best.is_file() else None
 
 
-def read_checkpoint(path: str | Path) -> dict[str, Any]:
-    """A checkpoint read with torch's safe loading, its tensors memory-mapped where it can."""
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except RuntimeError as error:
-        if "mmap" not in str(error):
-            raise
-        return torch.load(path, map_location="cpu", weights_only=True)  # the pre-1.6 format
-
-
 def check_checkpoint(path: Path) -> None:
     """RunError unless torch's safe loading reads `path` (nothing in the file is run)."""
     if path.stat().st_size == 0:
@@ -70,7 +60,7 @@ def best_checkpoint_of(run: RunDirectory) -> Path:
     last = run.checkpoints / LAST
     if not last.is_file():
         raise RunError(f"--ckpt_path best: {last} not found, so the best checkpoint is unknown")
-    state = torch.load(last, map_location="cpu", weights_only=True, mmap=True).get("callbacks", {})
+    state = read_checkpoint(last).get("callbacks", {})
     best = best_checkpoint(v for k, v in state.items() if k.startswith("ModelCheckpoint"))
     if best is None:
         raise RunError(f"--ckpt_path best: {last} records no best checkpoint; pass a path instead")
