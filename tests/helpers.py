@@ -155,7 +155,7 @@ class ColorSquares(InMemoryImageDataModule):
 
 def start_script(script: str, *args: str) -> subprocess.Popen:
     """Start `python src/<script> ARGS` (e.g. sweep.py, kfold.py, main.py), output captured."""
-    env = {**os.environ, "PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
     env.pop("RUN_VERSION", None)
     return subprocess.Popen(
         [sys.executable, str(ROOT / "src" / script), *args],

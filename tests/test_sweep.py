@@ -141,6 +141,7 @@ def test_pruned_and_completed_trials_are_runs_with_results(tmp_path):
         (1e-7, 2.0): "fail",
     }
     assert out.count("failed (traceback above)") == 2 and "dropout probability" in err
+    assert "Warning:" not in err, "a sweep's console has no warning a user cannot act on"
     rows = {lr: everything[(lr, 0.25)] for lr in (0.01, 1e-7)}
     good, bad = Path(rows[0.01]["run_dir"]), Path(rows[1e-7]["run_dir"])
     assert float(rows[0.01]["value"]) > 0.3

@@ -193,6 +193,8 @@ def claim_trial(study: optuna.Study, storage: BaseStorage, n_trials: int) -> opt
             print(f"Trial {number}: its worker was killed; marked failed and retried")
         if len(counted(study)) >= n_trials:
             return None
-        trial = study.ask()
+        with warnings.catch_warnings():  # Optuna expects Study.optimize to keep the heartbeat;
+            warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed")
+            trial = study.ask()  # `heartbeat()` keeps it for a claimed trial
         trial.set_user_attr(WORKER, {"host": socket.gethostname(), "pid": os.getpid()})
         return trial
