@@ -101,10 +101,15 @@ def summarize_folds(runs: list[Path]) -> dict:
 
 
 def format_table(summary: dict) -> str:
-    """The summary as a text table: metric, mean ± std, then one column per fold."""
+    """The summary as a text table: metric, mean ± std, then one column per fold.
+
+    Per-class scores (`test/f1/<class>`, ...) stay in the JSON file, not the table.
+    """
     count = summary["num_folds"]
     rows = [["metric", "mean ± std", *(f"fold-{k}" for k in range(count))]]
     for key, entry in summary["metrics"].items():
+        if key.count("/") > 1:
+            continue
         folds = ["-" if v is None else f"{v:.4f}" for v in entry["values"]]
         rows.append([key, f"{entry['mean']:.4f} ± {entry['std']:.4f}", *folds])
     return text_table(rows)

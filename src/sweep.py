@@ -28,7 +28,7 @@ from sweeps.results import (  # noqa: E402
     write_plots,
     write_trials_csv,
 )  # noqa: E402
-from sweeps.space import Sweep, check_space, short_names, suggest  # noqa: E402
+from sweeps.space import Sweep, baseline_params, check_space, short_names, suggest  # noqa: E402
 from sweeps.study import claim_trial, heartbeat, interrupt, open_storage, open_study  # noqa: E402
 from sweeps.trial import TrialPruning, check_keys, fit_args, fit_trial  # noqa: E402
 from utils.errors import ConfigError  # noqa: E402
@@ -116,13 +116,18 @@ def main(args: list[str] | None = None) -> None:
     try:
         sweep = parse(args)
         check_space(sweep)
-        check_keys(sweep)
+        recipe = check_keys(sweep)
         storage = open_storage(sweep)
         study = open_study(sweep, storage)
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
-    while (trial := claim_trial(study, storage, sweep.n_trials)) is not None:
+    first = baseline_params(sweep, recipe) if sweep.baseline else None
+    if sweep.baseline and first is None:
+        names = short_names(list(recipe))
+        own = ", ".join(f"{names[key]}={value}" for key, value in recipe.items())
+        print(f"No baseline trial: the configs' own values ({own}) are not all in the space")
+    while (trial := claim_trial(study, storage, sweep.n_trials, first)) is not None:
         go_on = run_trial(sweep, study, storage, trial)
         write_tables(study, sweep)  # up to date while the sweep runs
         if not go_on:

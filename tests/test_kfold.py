@@ -126,3 +126,6 @@ def test_an_interrupted_kfold_continues_and_summarises_every_fold(tmp_path):
         assert entry["std"] == pytest.approx(torch.tensor(per_run).std().item())
     acc = metrics["test/acc"]
     assert f"{acc['mean']:.4f} ± {acc['std']:.4f}" in out
+    table = out[out.rindex("mean ± std") :]
+    assert "test/f1/0" in metrics and "test/f1/0" not in table, "per-class scores: JSON only"
+    assert err.count("Warning:") == 1 and "UserWarning: took over" in err, "the lock left by -9"

@@ -71,6 +71,21 @@ def test_params_are_named_by_their_shortest_unique_ending():
     assert list(short_names(keys).values()) == ["optimizer.lr", "net.lr", "batch_size"]
 
 
+def test_the_baseline_is_the_configs_values_only_when_all_lie_in_the_space():
+    from sweeps.space import Param, Sweep, baseline_params
+
+    space = {
+        LR: Param("float", 1e-4, 1e-2, log=True),
+        "a.layers": Param("int", 1, 9, step=2),
+        "a.channels": Param("categorical", choices=[[16, 32], [32, 64]]),
+    }
+    sweep = Sweep(name="t", configs=[], params=space)
+    recipe = {LR: 0.003, "a.layers": 5, "a.channels": [32, 64]}
+    assert baseline_params(sweep, recipe) == {"lr": 0.003, "layers": 5, "channels": "[32, 64]"}
+    for key, outside in ((LR, 0.03), ("a.layers", 4), ("a.channels", [8, 16]), (LR, "x")):
+        assert baseline_params(sweep, {**recipe, key: outside}) is None, (key, outside)
+
+
 @pytest.mark.parametrize(
     ("params", "expected"),
     [
@@ -142,6 +157,7 @@ def test_pruned_and_completed_trials_are_runs_with_results(tmp_path):
     }
     assert out.count("failed (traceback above)") == 2 and "dropout probability" in err
     assert "Warning:" not in err, "a sweep's console has no warning a user cannot act on"
+    assert "No baseline trial: the configs' own values (dropout=0.25, lr=0.003)" in out
     rows = {lr: everything[(lr, 0.25)] for lr in (0.01, 1e-7)}
     good, bad = Path(rows[0.01]["run_dir"]), Path(rows[1e-7]["run_dir"])
     assert float(rows[0.01]["value"]) > 0.3
@@ -167,6 +183,23 @@ def test_pruned_and_completed_trials_are_runs_with_results(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     [rerun] = (tmp_path / "logs" / "t-best").iterdir()
     assert yaml.safe_load((rerun / "config.yaml").read_text())["model"] == config["model"]
+
+
+@pytest.mark.slow
+def test_trial_zero_trains_the_recipe_as_configured(tmp_path):
+    """The baseline: the configs' own lr and channels first, then the sampler's."""
+    channels = "model.init_args.net.init_args.channels"
+    params = {
+        LR: {"type": "float", "low": 1e-4, "high": 1e-1, "log": True},
+        channels: {"type": "categorical", "choices": [[16, 32], [32, 64]]},
+    }
+    path = sweep_file(tmp_path, params=params)
+    code, out, err = run_sweep("-c", str(path))
+    assert code == 0, err[-3000:]
+    first, second = trials_csv(tmp_path / "logs" / "t")
+    assert (float(first["lr"]), first["channels"]) == (0.003, "[32, 64]"), "simplenet.yaml's"
+    assert (float(second["lr"]), second["channels"]) != (0.003, "[32, 64]")
+    assert "No baseline trial" not in out
 
 
 @pytest.mark.slow

@@ -60,6 +60,9 @@ class Sweep:
         pruner: An Optuna pruner, fed the monitored metric after every validation (e.g.
             `optuna.pruners.MedianPruner`, `optuna.pruners.SuccessiveHalvingPruner`);
             none: no pruning.
+        baseline: Trial 0 trains the configs' own values of the params (when they lie in
+            the space), so the best trial is never worse than the recipe the sweep started
+            from.
     """
 
     name: str
@@ -75,6 +78,7 @@ class Sweep:
     seed: int = 0
     sampler: optuna.samplers.BaseSampler | None = None
     pruner: optuna.pruners.BasePruner | None = None
+    baseline: bool = True
 
     @property
     def folder(self) -> Path:
@@ -144,6 +148,28 @@ def suggest(trial: optuna.Trial, name: str, p: Param) -> Any:
         return trial.suggest_int(name, int(p.low), int(p.high), log=p.log, step=int(p.step or 1))
     labels = [_label(c) for c in p.choices]
     return p.choices[labels.index(trial.suggest_categorical(name, labels))]
+
+
+def _contains(p: Param, value: Any) -> bool:
+    """Whether `value` is one of the choices, or a number in the range (on its grid)."""
+    if p.type == "categorical":
+        return _label(value) in [_label(c) for c in p.choices]
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return False
+    steps = (value - p.low) / p.step if p.step else 0
+    in_range = p.low <= value <= p.high and abs(steps - round(steps)) < 1e-9
+    return in_range and (p.type == "float" or float(value).is_integer())
+
+
+def baseline_params(sweep: Sweep, values: dict[str, Any]) -> dict[str, Any] | None:
+    """Optuna's params (short name -> value) of the configs' own values of the searched keys.
+
+    None when one of them lies outside the space.
+    """
+    if not all(_contains(sweep.params[key], value) for key, value in values.items()):
+        return None
+    names = short_names(list(sweep.params))
+    return {names[key]: _label(value) for key, value in values.items()}
 
 
 def corner_values(sweep: Sweep) -> list[dict[str, Any]]:

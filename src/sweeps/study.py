@@ -182,10 +182,13 @@ def counted(study: optuna.Study) -> list[FrozenTrial]:
     return [t for t in study.get_trials(deepcopy=False) if t.number not in gone]
 
 
-def claim_trial(study: optuna.Study, storage: BaseStorage, n_trials: int) -> optuna.Trial | None:
+def claim_trial(
+    study: optuna.Study, storage: BaseStorage, n_trials: int, first: dict | None = None
+) -> optuna.Trial | None:
     """Start the next trial of the study, or None once `n_trials` are started or done.
 
-    Under the study's mutex, so two workers never overshoot `n_trials`.
+    Under the study's mutex, so two workers never overshoot `n_trials`. `first`: the params
+    of the study's first trial (Optuna's names), if it has none yet.
     """
     with study_lock(storage, study.study_name):
         optuna.storages.fail_stale_trials(study)  # silent heartbeats (another machine)
@@ -193,6 +196,8 @@ def claim_trial(study: optuna.Study, storage: BaseStorage, n_trials: int) -> opt
             print(f"Trial {number}: its worker was killed; marked failed and retried")
         if len(counted(study)) >= n_trials:
             return None
+        if first is not None and not study.get_trials(deepcopy=False):
+            study.enqueue_trial(first)
         with warnings.catch_warnings():  # Optuna expects Study.optimize to keep the heartbeat;
             warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed")
             trial = study.ask()  # `heartbeat()` keeps it for a claimed trial

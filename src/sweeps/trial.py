@@ -22,36 +22,45 @@ def fit_args(sweep: Sweep, values: dict[str, Any], version: str | None = None) -
     return args
 
 
-def _has_key(config: dict, key: str) -> bool:
-    """Whether `key` names a value of `config` (the `init_args` steps may be left out)."""
+#: What `_value` returns for a key that the config does not have.
+MISSING = object()
+
+
+def _value(config: dict, key: str) -> Any:
+    """The value of `key` in `config` (the `init_args` steps may be left out), or MISSING."""
     node: Any = config
     for part in key.split("."):
         if isinstance(node, dict) and part not in node and "init_args" in node:
             node = node["init_args"]
         if not isinstance(node, dict) or part not in node:
-            return False
+            return MISSING
         node = node[part]
-    return True
+    return node
 
 
-def check_keys(sweep: Sweep) -> None:
-    """Check, before any trial, that the configs parse and every bound and choice fits them."""
+def check_keys(sweep: Sweep) -> dict[str, Any]:
+    """Check, before any trial, that the configs parse and every bound and choice fits them.
+
+    Returns the configs' own value of every searched key.
+    """
     where = f"the configs {' '.join(sweep.configs)} with the sweep's overrides"
     try:
         config = resolved_config(fit_args(sweep, {}))
     except ConfigError as error:
         raise ConfigError(f"{where} do not parse: {error}") from None
-    for key in sweep.params:
-        if not _has_key(config, key):
+    values = {key: _value(config, key) for key in sweep.params}
+    for key, value in values.items():
+        if value is MISSING:
             raise ConfigError(
                 f"params.{key}: no such key in {where}; name it as `fit --print_config` "
                 "shows it, e.g. model.init_args.optimizer.init_args.lr"
             )
-    for values in corner_values(sweep):
+    for corners in corner_values(sweep):
         try:
-            resolved_config(fit_args(sweep, values))
+            resolved_config(fit_args(sweep, corners))
         except ConfigError as error:
-            raise ConfigError(f"params: the values {values} are refused: {error}") from None
+            raise ConfigError(f"params: the values {corners} are refused: {error}") from None
+    return values
 
 
 class TrialPruning(PyTorchLightningPruningCallback):
