@@ -31,6 +31,15 @@ def test_without_a_terminal_progress_is_plain_lines(tmp_path):
     assert (only_run_dir(logs) / "checkpoints" / "last.ckpt").is_file()
 
 
+def test_the_epoch_line_counts_the_steps_done(tmp_path, capsys):
+    """A fit stopped by max_steps mid-epoch says how many of the epoch's steps it did."""
+    stop = ["--trainer.max_steps", "3", "--trainer.val_check_interval", "3"]
+    stop += ["--trainer.limit_val_batches", "1"]
+    run_cli("fit", *DIGITS, *stop, "--run.root", str(tmp_path / "logs"))
+    [line] = [line for line in capsys.readouterr().out.splitlines() if " done: " in line]
+    assert line.startswith("Epoch 0/19 done: 3 of 18 steps, "), line
+
+
 def test_enable_progress_bar_false_runs_without_a_bar(tmp_path, capsys):
     logs = tmp_path / "logs"
     tiny = ["--trainer.max_epochs", "1", "--trainer.limit_train_batches", "2"]

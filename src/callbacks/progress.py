@@ -80,9 +80,9 @@ class ProgressBar(RichProgressBar):
         if self.plain:
             seconds = time.monotonic() - self._epoch_start
             if self._enabled:
-                self._print_line(
-                    trainer, pl_module, f"done: {self._total()} steps, {seconds:.1f} s"
-                )
+                done = trainer.fit_loop.epoch_loop.batch_progress.current.completed
+                steps = f"{done}" if str(done) == self._total() else f"{done} of {self._total()}"
+                self._print_line(trainer, pl_module, f"done: {steps} steps, {seconds:.1f} s")
             return
         super().on_train_epoch_end(trainer, pl_module)
 
