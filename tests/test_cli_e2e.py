@@ -26,6 +26,7 @@ def test_test_writes_metrics_into_the_checkpoints_run(trained_run):
     result = run_main("test", "-c", str(trained_run / "config.yaml"), "--ckpt_path", str(ckpt))
     assert result.returncode == 0, result.stderr[-3000:]
     metrics = read_json(trained_run / "test_metrics.json")
+    assert f"Metrics: {trained_run / 'test_metrics.json'}" in result.stderr, "says where"
     assert metrics["test/acc"] >= 0.95
     assert 0 < metrics["test/loss"] < 0.5
 
@@ -36,6 +37,7 @@ def test_validate_writes_metrics(trained_run):
     result = run_main("validate", "-c", str(trained_run / "config.yaml"), "--ckpt_path", str(ckpt))
     assert result.returncode == 0, result.stderr[-3000:]
     assert read_json(trained_run / "validate_metrics.json")["val/acc"] >= 0.9
+    assert f"Metrics: {trained_run / 'validate_metrics.json'}" in result.stderr, "says where"
 
 
 def test_predict_writes_one_row_per_test_sample(trained_run):

@@ -4,7 +4,7 @@ import json
 
 from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.trainer.states import TrainerFn
-from lightning.pytorch.utilities import rank_zero_only
+from lightning.pytorch.utilities import rank_zero_info, rank_zero_only
 
 from runs.directory import run_dir
 
@@ -12,7 +12,7 @@ from runs.directory import run_dir
 class MetricsWriter(Callback):
     """Save the final metrics as `<run>/<stage>_metrics.json` (key -> number) after validate/test.
 
-    Nothing is written in a `fast_dev_run`.
+    Prints where it wrote. Nothing is written in a `fast_dev_run`.
     """
 
     @rank_zero_only
@@ -22,7 +22,9 @@ class MetricsWriter(Callback):
         metrics = {key: float(value) for key, value in sorted(trainer.callback_metrics.items())}
         folder = run_dir(trainer)
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"{stage}_metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+        path = folder / f"{stage}_metrics.json"
+        path.write_text(json.dumps(metrics, indent=2) + "\n")
+        rank_zero_info(f"Metrics: {path}")
 
     def on_validation_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         """After a `validate` run (not the validation inside `fit`)."""
