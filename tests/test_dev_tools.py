@@ -63,7 +63,7 @@ def test_ci_workflow_runs_make_lint_and_the_readme_test_command():
     assert {"push", "pull_request"} <= set(triggers)
     (job,) = workflow["jobs"].values()
     assert job["runs-on"].startswith("ubuntu")
-    assert job["strategy"]["matrix"]["python-version"] == ["3.10", "3.13"]
+    assert job["strategy"]["matrix"]["python-version"] == ["3.10", "3.14"]
     setup = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/setup-python"))
     assert setup["with"]["cache"] == "pip"
     assert setup["with"]["python-version"] == "${{ matrix.python-version }}"
