@@ -81,8 +81,8 @@ class ProgressBar(RichProgressBar):
             seconds = time.monotonic() - self._epoch_start
             if self._enabled:
                 done = trainer.fit_loop.epoch_loop.batch_progress.current.completed
-                steps = f"{done}" if str(done) == self._total() else f"{done} of {self._total()}"
-                self._print_line(trainer, pl_module, f"done: {steps} steps, {seconds:.1f} s")
+                cut = "" if done == self.total_train_batches else f" of {self._total()}"
+                self._print_line(trainer, pl_module, f"done: {done}{cut} steps, {seconds:.1f} s")
             return
         super().on_train_epoch_end(trainer, pl_module)
 
