@@ -23,6 +23,7 @@ from runs.placement import place_trainer_outputs, settle_trainer
 from runs.resolve import resolve_run
 from runs.seed import random_seed
 from runs.test_after_fit import test_after_fit
+from utils.class_paths import check_class_paths
 from utils.errors import ConfigError, RunStopped, trainer_settings_checked_by_lightning
 from utils.parser import Flags, Parser, summarize
 from utils.quiet import quiet_lightning
@@ -69,14 +70,26 @@ class CLI(ConfigOverCheckpoint, LightningCLI):
         """The config of the current command, as given (what `config.yaml` records)."""
         return self.config[self.subcommand] if self.subcommand else self.config
 
-    def _set_seed(self) -> None:
-        """Seed as Lightning does, but `true` draws a random seed into the config (Lightning: 0)."""
-        if self.command_config.get("seed_everything") is True:
-            self.command_config.seed_everything = random_seed()
-        super()._set_seed()
+    def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
+        """Parse; check every class path against its slot; `seed_everything: true` draws one.
+
+        Lightning seeds right after parsing, and seeds `true` with 0: the drawn seed is
+        recorded in the config instead (`runs.seed.random_seed`).
+        """
+        super().parse_arguments(parser, args)
+        config = (
+            self.config[self.config.subcommand] if self.config.get("subcommand") else self.config
+        )
+        try:
+            check_class_paths(config)  # before anything is called or built
+        except ConfigError as error:
+            parser.error(str(error))
+        if config.get("seed_everything") is True:
+            config.seed_everything = random_seed()
 
     def before_instantiate_classes(self) -> None:
         """Pick the run and checkpoint; point a copy of the config (what is built) at the run."""
+        super().before_instantiate_classes()
         config = self.command_config
         if config.ignore_warnings:
             warnings.filterwarnings("ignore")

@@ -161,3 +161,30 @@ def test_a_failed_write_leaves_the_old_file(tmp_path, capsys):
         io_plugin.save_checkpoint({"w": torch.zeros(100_000)}, target)
     assert target.read_bytes() == b"old" and temporaries(tmp_path) == []
     assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_the_file_is_synced_before_the_rename_and_its_folder_after(tmp_path, monkeypatch):
+    """On the real write path: fsync(temporary file), rename over the target, fsync(folder)."""
+    calls: list[tuple[str, str]] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(descriptor: int) -> None:
+        calls.append(("fsync", os.readlink(f"/proc/self/fd/{descriptor}")))
+        real_fsync(descriptor)
+
+    def replace(source, target) -> None:
+        calls.append(("replace", f"{source} -> {target}"))
+        real_replace(source, target)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    target = tmp_path / "checkpoints" / "last.ckpt"
+    AtomicCheckpointIO().save_checkpoint({"state_dict": {"w": torch.ones(3)}}, target)
+    [(_, temporary)] = [call for call in calls if call[0] == "fsync"][:1]
+    assert Path(temporary).parent == target.parent and Path(temporary).name.endswith(".tmp")
+    assert calls == [
+        ("fsync", temporary),
+        ("replace", f"{temporary} -> {target}"),
+        ("fsync", str(target.parent)),
+    ]
+    assert torch.equal(torch.load(target, weights_only=True)["state_dict"]["w"], torch.ones(3))

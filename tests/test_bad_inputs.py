@@ -162,3 +162,40 @@ def test_a_one_step_run_finishes_cleanly(tmp_path):
         main(["fit", *RECIPE, "--run.root", str(logs), "--trainer.max_steps", "1"])
     [run] = logs.glob("*/*")
     assert torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 1
+
+
+#: Every slot a config fills with a class path, and (a word of) the base class it takes.
+SLOTS = [
+    ("--model.init_args.optimizer", "model.init_args.optimizer", "Optimizer"),
+    ("--model.init_args.lr_scheduler", "model.init_args.lr_scheduler", "LRScheduler"),
+    ("--model.init_args.net", "model.init_args.net", "Module"),
+    ("--model.init_args.metrics.f1", "model.init_args.metrics.f1", "Metric"),
+    ("--data", "data", "LightningDataModule"),
+    ("--data.init_args.augment+", "data.init_args.augment[0]", "a class"),
+    ("--data.init_args.eval_sets.more", "data.init_args.eval_sets", "InMemoryImageDataModule"),
+    ("--trainer.callbacks+", "trainer.callbacks", "Callback"),
+    ("--trainer.logger+", "trainer.logger", "Logger"),
+    ("--trainer.plugins+", "trainer.plugins", "CheckpointIO"),
+]
+#: Callables that would run a command or code if a class path could name them.
+HOSTILE = {"os.system": "command", "builtins.exec": "source"}
+
+
+@pytest.mark.parametrize("function", list(HOSTILE))
+@pytest.mark.parametrize(("flag", "key", "base"), SLOTS, ids=[s[1] for s in SLOTS])
+def test_a_class_path_outside_its_slot_is_refused_before_anything_runs(
+    tmp_path, monkeypatch, capsys, flag, key, base, function
+):
+    monkeypatch.chdir(tmp_path)
+    code = f"touch {MARKER}" if function == "os.system" else f"open('{MARKER}', 'w')"
+    value = f'{{"class_path": "{function}", "init_args": {{"{HOSTILE[function]}": "{code}"}}}}'
+    args = ["fit", *RECIPE, *TINY, "--run.root", str(tmp_path / "logs"), f"{flag}={value}"]
+    with mock.patch.object(sys, "argv", ["src/main.py"]), pytest.raises(SystemExit) as stopped:
+        main(args)
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert stopped.value.code == 2 and len(errors) == 1, err[-3000:]
+    assert f"error: {key}: {function} is " in errors[0], errors[0]
+    assert base in errors[0], errors[0]
+    assert not (tmp_path / MARKER).exists(), "the class path was called"
+    assert not (tmp_path / "logs").exists(), "nothing is written"

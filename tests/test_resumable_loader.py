@@ -6,7 +6,7 @@ import random
 import numpy as np
 import torch
 
-from callbacks.rng_state import rng_state, set_rng_state
+from callbacks.exact_resume import rng_state, set_rng_state
 from data_modules.resumable import EpochSampler, ResumableLoader
 from runs import RunDirectory
 from runs.resolve import resolve_run

@@ -1,5 +1,7 @@
 """Exit codes: a finished fit 0, a stopped one 143 / 130 (resumable), a second Ctrl-C at once."""
 
+import csv
+import json
 import os
 import signal
 import subprocess
@@ -137,3 +139,96 @@ def test_a_stop_at_an_epoch_end_resumes_with_the_whole_next_epoch(tmp_path, at):
     assert (resumed["epoch"], resumed["global_step"]) == (2, 27)  # no epoch left out
     for name, weights in expected["state_dict"].items():
         assert torch.equal(resumed["state_dict"][name], weights), name
+    # The next epoch's metrics start from nothing, not from the stopped epoch's sums.
+    assert _epoch_rows(run) == _epoch_rows(only_run_dir(tmp_path / "reference"))
+
+
+class RecordBatches(Callback):
+    """Appends each training batch (epoch, index, labels, pixel sum) to a JSON-lines file and
+    sends this process SIGTERM at the start of the given global steps (once each)."""
+
+    def __init__(self, path: str, stop_at: list[int] | None = None) -> None:
+        self.path, self.stop_at = path, list(stop_at or [])
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        """Record the batch as the step sees it (augmented, preprocessed)."""
+        images, labels = batch
+        record = [trainer.current_epoch, batch_idx, labels.tolist(), images.double().sum().item()]
+        with open(self.path, "a") as file:
+            file.write(json.dumps(record) + "\n")
+        if trainer.global_step in self.stop_at:
+            os.kill(os.getpid(), signal.SIGTERM)  # stops after this batch
+
+
+#: Three epochs of 9 batches with random crops and an EMA of the weights.
+AUGMENTED_EMA = [
+    *DIGITS, "-c", "configs/callbacks/ema.yaml",
+    "--data.batch_size", "128", "--trainer.max_epochs", "3", "--trainer.limit_val_batches", "2",
+    "--data.augment", '[{"class_path": "torchvision.transforms.v2.RandomResizedCrop", '
+    '"init_args": {"size": [8, 8], "scale": [0.6, 1.0]}}]',
+]  # fmt: skip
+
+
+def _recorded(path) -> list:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def _epoch_rows(run) -> list[dict]:
+    with open(run / "curves.csv", newline="") as file:
+        return list(csv.DictReader(file))
+
+
+def test_two_stops_in_one_epoch_resume_to_the_same_batches_weights_and_metrics(tmp_path):
+    """SIGTERM at steps 11 and 14 (both in epoch 1), each resumed: as if never stopped."""
+    record = ["--trainer.callbacks+=test_signals.RecordBatches"]
+    run_cli("fit", *AUGMENTED_EMA, *record, f"--trainer.callbacks.path={tmp_path / 'ref.jsonl'}",
+            "--run.root", str(tmp_path / "reference"))  # fmt: skip
+    reference = only_run_dir(tmp_path / "reference")
+    logs, batches = tmp_path / "logs", tmp_path / "stopped.jsonl"
+    stops = [*record, f"--trainer.callbacks.path={batches}", "--trainer.callbacks.stop_at=[11, 14]"]
+    with pytest.raises(SystemExit) as stop:
+        run_cli("fit", *AUGMENTED_EMA, *stops, "--run.root", str(logs))
+    assert stop.value.code == 143
+    run = only_run_dir(logs)
+    for expected_step in (12, 15):
+        stopped = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
+        assert (stopped["epoch"], stopped["global_step"]) == (1, expected_step)
+        try:
+            run_cli("fit", "-c", str(run / "config.yaml"), "--ckpt_path", "last")
+        except SystemExit as again:  # the first resume meets the second stop
+            assert again.code == 143 and expected_step == 12
+    assert _recorded(batches) == _recorded(tmp_path / "ref.jsonl"), "batch for batch"
+    resumed = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
+    expected = torch.load(reference / "checkpoints" / "last.ckpt", weights_only=True)
+    assert resumed["global_step"] == expected["global_step"] == 27
+    for name, weights in expected["state_dict"].items():
+        assert torch.equal(resumed["state_dict"][name], weights), name
+    ema = "EMAWeightAveraging"
+    assert [k for k in expected["callbacks"] if ema in k], "the EMA is in the checkpoint"
+    # The epoch cut twice logs its training loss and accuracy over all its batches.
+    assert _epoch_rows(run) == _epoch_rows(reference)
+
+
+class CrashInEpoch(Callback):
+    """Raises at the start of the given epoch, as a crash between two epochs would."""
+
+    def __init__(self, epoch: int = 1) -> None:
+        self.epoch = epoch
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        """Crash (last.ckpt was written at the previous epoch's validation)."""
+        if trainer.current_epoch == self.epoch:
+            raise RuntimeError("crashed between epochs")
+
+
+def test_a_fit_resumed_from_an_epoch_end_checkpoint_logs_every_epoch_as_never_stopped(tmp_path):
+    three_epochs = [*DIGITS, "--data.batch_size", "128", "--trainer.max_epochs", "3"]
+    three_epochs += ["--trainer.limit_val_batches", "2"]
+    run_cli("fit", *three_epochs, "--run.root", str(tmp_path / "reference"))
+    crash = ["--trainer.callbacks+=test_signals.CrashInEpoch"]
+    with pytest.raises(RuntimeError, match="crashed between epochs"):
+        run_cli("fit", *three_epochs, *crash, "--run.root", str(tmp_path / "logs"))
+    run = only_run_dir(tmp_path / "logs")
+    run_cli("fit", *three_epochs, "--run.version", run.name, "--run.root", str(tmp_path / "logs"),
+            "--ckpt_path", "last")  # fmt: skip
+    assert _epoch_rows(run) == _epoch_rows(only_run_dir(tmp_path / "reference"))

@@ -137,13 +137,28 @@ class ConfigOverCheckpoint:
     """LightningCLI mixin: build from the config alone, then check `--ckpt_path` against it.
 
     The config (YAML files and flags) wins: the checkpoint's hyperparameters are not parsed
-    into it (Lightning's `_parse_ckpt_path` is a no-op here), so no class path the checkpoint
-    names is imported. Once the classes are built, `check_fit` compares the checkpoint with
-    the model: weights that do not fit are one error, differing hyperparameters one warning.
+    into it, so no class path the checkpoint names is imported. Lightning merges them right
+    after parsing when the config names a checkpoint file; the checkpoint is held back from
+    the config from parsing until the classes are about to be built. Once they are built,
+    `check_fit` compares the checkpoint with the model: weights that do not fit are one
+    error, differing hyperparameters one warning.
     """
 
-    def _parse_ckpt_path(self) -> None:
-        """Not done: the config is not overridden by the checkpoint's hyperparameters."""
+    def parse_arguments(self, parser: Any, args: Any) -> None:
+        """Parse, then hold `ckpt_path` back (Lightning finds no checkpoint to merge)."""
+        super().parse_arguments(parser, args)
+        subcommand = self.config.get("subcommand")
+        config = self.config[subcommand] if subcommand else self.config
+        self.held_ckpt_path = config.get("ckpt_path")
+        if self.held_ckpt_path is not None:
+            config.ckpt_path = None
+
+    def before_instantiate_classes(self) -> None:
+        """Give the config its `ckpt_path` back."""
+        subcommand = self.config.get("subcommand")
+        if self.held_ckpt_path is not None:
+            self.config[subcommand].ckpt_path = self.held_ckpt_path
+        super().before_instantiate_classes()
 
     def after_instantiate_classes(self) -> None:
         """Check the subcommand's checkpoint against the model built from the config."""

@@ -1,7 +1,9 @@
 """The CLI's argument parser (errors in one line, loud links from the data module) and flags."""
 
 import os
+import re
 import sys
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, NoReturn
@@ -13,6 +15,10 @@ from utils.errors import ConfigError
 
 # `python src/main.py --print_completion shtab-bash` prints a shell completion script (shtab).
 set_parsing_settings(add_print_completion_argument=True)
+# jsonargparse 4.53 warns (and 5.0 will refuse) when a value names an import path of its
+# denylist (`os.system`, `builtins.exec`, ...). Such a class path never reaches a build here:
+# `utils.class_paths` refuses it, in one line naming its slot, before anything is built.
+warnings.filterwarnings("ignore", message=r"\s*Importing '[^']+' is not allowed, denied by")
 
 #: Lines of jsonargparse's nested messages that only describe the alternatives it tried.
 _GENERIC = (
@@ -27,8 +33,30 @@ _GENERIC = (
 )
 
 
+#: jsonargparse's words for a class path that is not a subclass of its slot's base.
+_NOT_A_SUBCLASS = re.compile(r"Import path (\S+) does not correspond to a subclass of (\w+)")
+_PARSER_KEY = re.compile(r'Parser key "([^"]+)"')
+
+
+def _wrong_slot(message: str) -> str | None:
+    """The one line for a class path outside its slot's base (as `utils.class_paths` says it)."""
+    found = _NOT_A_SUBCLASS.findall(message)
+    if not found:
+        return None
+    key = ".init_args.".join(_PARSER_KEY.findall(message)) or "a class path"
+    bases = list(dict.fromkeys(base for _, base in found))
+    named = bases[0] if len(bases) == 1 else f"{', '.join(bases[:-1])} or {bases[-1]}"
+    return (
+        f"{key}: {found[0][0]} is not a subclass of {named}; name one that is "
+        "(`make components` lists them)"
+    )
+
+
 def summarize(message: str) -> str:
     """The specific reasons in a nested jsonargparse message, on one line."""
+    wrong_slot = _wrong_slot(message)
+    if wrong_slot is not None:
+        return wrong_slot
     lines = (line.strip().removeprefix("- ") for line in message.splitlines())
     reasons = [line for line in lines if line and not line.startswith(_GENERIC)]
     return "; ".join(dict.fromkeys(reasons)).replace(":; ", ": ") or message
