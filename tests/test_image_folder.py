@@ -114,3 +114,18 @@ def test_cli_reports_a_bad_folder_in_one_line_and_creates_no_run(tmp_path):
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "data.root" in errors[0] and "cats has no images" in errors[0]
     assert not logs.exists()
+
+
+def test_class_order_does_not_depend_on_the_folder_listing_order(tmp_path, monkeypatch):
+    root = write_shapes_folder(tmp_path / "images", per_class=4)
+    listed = _module(root, tmp_path, image_size=8)
+    real_iterdir = type(root).iterdir
+
+    def shuffled(self):
+        entries = list(real_iterdir(self))
+        return iter(entries[1::2] + entries[::2][::-1])  # the file system's own order
+
+    monkeypatch.setattr(type(root), "iterdir", shuffled)
+    shuffled_module = _module(root, tmp_path / "other", image_size=8)
+    assert shuffled_module.class_names == listed.class_names == CLASSES
+    assert shuffled_module.files == listed.files, "same files, same order, same labels"

@@ -84,3 +84,54 @@ def test_curves_of_a_resumed_run_have_every_epoch(tmp_path):
     assert [int(row["epoch"]) for row in rows] == [0, 1, 2]
     assert {"train/loss", "train/acc", "val/loss", "val/acc"} <= set(rows[0])
     assert all(row["val/acc"] for row in rows)
+
+
+class _LogitsByIndex(torch.nn.Module):
+    """A stand-in classifier: image i (its one pixel holds i) gets row i of `logits`."""
+
+    def __init__(self, logits: torch.Tensor) -> None:
+        super().__init__()
+        self.logits = logits
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.logits[images.flatten().long()]
+
+
+def test_the_test_report_counts_true_classes_in_rows_on_an_asymmetric_case():
+    from types import SimpleNamespace
+
+    from callbacks.report_figures import confusion_figure
+    from callbacks.test_report import TestReport
+
+    true = torch.tensor([0, 0, 0, 1, 1, 2])
+    pred = torch.tensor([0, 1, 1, 1, 2, 0])
+    logits = torch.nn.functional.one_hot(pred, 3).float() * 4.0
+    logits[1, 1] = 5.0  # the most confident mistake: image 1, a 0 taken for a 1
+    logits[4, 2] = 3.0  # the least confident one: image 4, a 1 taken for a 2
+    report = TestReport(mistakes=2)
+    trainer = SimpleNamespace(world_size=1, datamodule=None)
+    report.on_test_epoch_start(trainer, None)
+    images = torch.arange(6).view(6, 1, 1, 1)
+    for batch in ((images[:4], true[:4]), (images[4:], true[4:])):
+        report.on_test_batch_end(trainer, _LogitsByIndex(logits), None, batch, 0)
+    assert report.confusion.tolist() == [[1, 2, 0], [0, 1, 1], [1, 0, 0]]  # [true][predicted]
+    scores = class_scores(report.confusion)
+    assert scores["precision"].tolist() == pytest.approx([1 / 2, 1 / 3, 0.0])
+    assert scores["recall"].tolist() == pytest.approx([1 / 3, 1 / 2, 0.0])
+    assert scores["support"].tolist() == [3, 2, 1]
+    assert report.worst["label"].tolist() == [0, 0] and report.worst["pred"].tolist() == [1, 1]
+    assert report.worst["images"].flatten().tolist() == [1, 2], "most confident first"
+    figure = confusion_figure(report.confusion.numpy(), ["a", "b", "c"])
+    shown = torch.as_tensor(figure.axes[0].images[0].get_array())
+    rows = torch.tensor([[1 / 3, 2 / 3, 0], [0, 1 / 2, 1 / 2], [1, 0, 0]], dtype=shown.dtype)
+    assert torch.allclose(shown, rows), shown
+    assert figure.axes[0].get_ylabel() == "true class"
+
+
+@pytest.mark.parametrize(("mode", "best"), [("max", 2), ("min", 1)])
+def test_the_best_epoch_is_the_first_best_value_of_the_monitor(mode, best):
+    from callbacks.curves import _best_epoch
+
+    history = {0: {"val/x": 0.5}, 1: {"val/x": 0.2}, 2: {"val/x": 0.9}, 3: {"val/x": 0.9}}
+    history[4] = {"val/x": 0.2, "train/x": 5.0}
+    assert _best_epoch(history, "val/x", mode) == best

@@ -103,3 +103,51 @@ def test_logs_every_documented_metric(tmp_path):
     assert {"train/loss", "train/acc", "val/loss", "val/acc", "val/acc_best"} <= logged
     cli.trainer.test(cli.model, datamodule=cli.datamodule)
     assert {"test/loss", "test/acc"} <= set(cli.trainer.callback_metrics)
+
+
+class _FixedLogits(torch.nn.Module):
+    """A network whose logits are given: image i (its one pixel holds i) gets row i."""
+
+    def __init__(self, logits: list[list[float]]) -> None:
+        super().__init__()
+        self.logits = torch.nn.Parameter(torch.tensor(logits))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.logits[images.flatten().long()]
+
+
+def test_the_loss_is_the_cross_entropy_of_the_logits_on_a_fixed_batch():
+    import math
+
+    from torch.utils.data import DataLoader, TensorDataset
+
+    logits = [[2.0, 0.0, -1.0], [0.5, 1.5, 0.0], [0.0, 0.0, 3.0]]
+    labels = [0, 2, 2]
+    expected = sum(
+        math.log(sum(math.exp(v) for v in row)) - row[label]
+        for row, label in zip(logits, labels, strict=True)
+    ) / len(labels)
+    model = ImageClassifier(net=_FixedLogits(logits), num_classes=3)
+    images = torch.arange(3.0).view(3, 1, 1, 1)
+    loader = DataLoader(TensorDataset(images, torch.tensor(labels)), batch_size=3)
+    trainer = Trainer(logger=False, enable_progress_bar=False, enable_model_summary=False)
+    [metrics] = trainer.validate(model, loader, verbose=False)
+    assert metrics["val/loss"] == pytest.approx(expected, abs=1e-6)
+    assert metrics["val/acc"] == pytest.approx(2 / 3)
+
+
+def test_val_acc_best_is_the_best_validation_accuracy_so_far(tmp_path):
+    from helpers import only_run_dir
+    from logger_readers import tensorboard_scalars
+
+    logs = tmp_path / "logs"
+    run_cli("fit", *DIGITS, "--run.root", str(logs), "--trainer.max_epochs", "4",
+            "--trainer.limit_train_batches", "4", "--trainer.limit_val_batches", "2")  # fmt: skip
+    folder = only_run_dir(logs) / "tensorboard"
+    val, best, train = (
+        [value for _, value in tensorboard_scalars(folder, key)]
+        for key in ("val/acc", "val/acc_best", "train/acc")
+    )
+    assert len(val) == len(best) == 4
+    assert best == pytest.approx([max(val[: i + 1]) for i in range(4)])
+    assert [max(train[: i + 1]) for i in range(4)] != pytest.approx(best), "train differs"
