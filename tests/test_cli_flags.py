@@ -8,8 +8,10 @@ import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
 import cli
+from data_modules import DigitsDataModule, MNISTDataModule
 from helpers import DIGITS, ROOT, only_run_dir, read_json, run_cli
 from logger_readers import tensorboard_scalars
+from tasks import ImageClassifier
 
 TINY = ["--trainer.max_epochs", "1", "--trainer.limit_train_batches", "3"]
 TINY += ["--trainer.limit_val_batches", "2"]
@@ -79,6 +81,19 @@ def test_extra_eval_sets_are_logged_by_name_while_val_acc_still_drives_checkpoin
     overall = {key for key in tested if not key.startswith(per_class)}
     assert overall == {"test/acc", "test/loss", "test/acc/digits", "test/loss/digits"}
     assert tested["test/acc/digits"] != tested["test/acc"]
+    # The logged values are those of the tested (best) checkpoint on each set, by hand.
+    [best] = (run / "checkpoints").glob("epoch*.ckpt")
+    model = ImageClassifier.load_from_checkpoint(best).eval()
+    dm = MNISTDataModule(str(mnist_dir), download=False, eval_sets={"digits": DigitsDataModule()})
+    dm.setup("test")
+    for index, (suffix, data) in enumerate([("", dm), ("/digits", dm.eval_sets["digits"])]):
+        images, labels = data.datasets["test"].images, data.datasets["test"].labels
+        with torch.no_grad():
+            logits = model(dm.on_after_batch_transfer((images, labels), index)[0])
+        accuracy = (logits.argmax(dim=1) == labels).float().mean().item()
+        loss = torch.nn.functional.cross_entropy(logits, labels).item()
+        assert tested[f"test/acc{suffix}"] == pytest.approx(accuracy, abs=1e-6), suffix
+        assert tested[f"test/loss{suffix}"] == pytest.approx(loss, abs=1e-5), suffix
     assert tensorboard_scalars(run / "tensorboard", "val/acc/digits")
     assert [p.name for p in (run / "checkpoints").glob("epoch*.ckpt")]  # best by val/acc
 

@@ -46,16 +46,17 @@ def test_bf16_channels_last_device_resident_fit_on_cpu(tmp_path):
     assert read_json(run / "test_metrics.json")["test/acc"] > 0.5
 
 
-def test_the_fast_mnist_recipe_runs_on_cpu(mnist_dir, tmp_path):
+def test_the_fast_mnist_recipe_learns_on_cpu(mnist_dir, tmp_path):
+    """The whole recipe (6 epochs, bf16, device-resident) on the 600-image fixture: ~3 s."""
     logs = tmp_path / "logs"
     run_cli(
         "fit", "-c", "configs/experiment/mnist_fast.yaml", "--data.data_dir", str(mnist_dir),
-        "--data.download", "false", "--trainer.accelerator", "cpu", "--trainer.max_epochs", "1",
-        "--trainer.limit_train_batches", "1", "--run.root", str(logs),
+        "--data.download", "false", "--trainer.accelerator", "cpu", "--run.root", str(logs),
     )  # fmt: skip
     run = only_run_dir(logs)
     assert run.parent.name == "mnist_fast"
-    assert 0.0 <= read_json(run / "test_metrics.json")["test/acc"] <= 1.0
+    # 12 optimizer steps on 540 images: far above chance (0.1); measured 0.74.
+    assert read_json(run / "test_metrics.json")["test/acc"] > 0.5
     assert (run / "checkpoints" / "last.ckpt").is_file()
 
 

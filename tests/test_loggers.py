@@ -1,5 +1,6 @@
 """Every logger writes into the one run directory and receives the config and hyperparameters."""
 
+import csv
 import json
 import os
 import uuid
@@ -12,6 +13,7 @@ from jsonargparse import Namespace
 from helpers import DIGITS, TINY, only_run_dir, run_cli
 from logger_readers import (
     tensorboard_hparams,
+    tensorboard_scalars,
     wandb_config,
     wandb_offline_runs,
     wandb_run_id,
@@ -30,7 +32,7 @@ def fit(logs, *args: str):
 
 
 def test_tensorboard_and_csv_share_the_run_and_get_the_hyperparameters(tmp_path):
-    fit(tmp_path / "logs", "-c", "configs/logger/csv.yaml")
+    cli = fit(tmp_path / "logs", "-c", "configs/logger/csv.yaml")
     run = only_run_dir(tmp_path / "logs")
     assert (run / "config.yaml").is_file() and (run / "checkpoints" / "last.ckpt").is_file()
     assert (run / "provenance.json").is_file()
@@ -55,8 +57,16 @@ def test_tensorboard_and_csv_share_the_run_and_get_the_hyperparameters(tmp_path)
     assert hparams["lr_scheduler/total_steps"] == 2  # the whole run: 1 epoch of 2 batches
     assert hparams["config"]["model"]["init_args"]["optimizer"]["init_args"]["lr"] == LR
     assert hparams["config"]["run"]["version"] == run.name
-    rows = (run / "csv" / "metrics.csv").read_text().splitlines()
-    assert rows[0].split(",")[:2] == ["epoch", "step"] and len(rows) > 1
+    with open(run / "csv" / "metrics.csv", newline="") as file:
+        rows = list(csv.DictReader(file))
+    assert list(rows[0])[:2] == ["epoch", "step"]
+    # Both loggers, read back with their own readers, hold the values the run computed.
+    for key in ("val/acc", "val/loss", "train/acc", "train/loss"):
+        [logged] = [row[key] for row in rows if row[key]]
+        [(_, scalar)] = tensorboard_scalars(run / "tensorboard", key)
+        computed = float(cli.trainer.callback_metrics[key])
+        assert float(logged) == pytest.approx(computed, rel=1e-6), key
+        assert scalar == pytest.approx(computed, rel=1e-6), key
 
 
 def test_wandb_offline_run_lives_in_the_run_directory_without_secrets(tmp_path, monkeypatch):

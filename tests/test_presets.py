@@ -41,11 +41,10 @@ def test_a_class_key_takes_a_yaml_path_only_to_a_bare_class_file(tmp_path):
 
 def test_the_digits_experiment_trains_and_tests_in_its_own_folder(tmp_path):
     experiment = "configs/experiment/digits_simplenet.yaml"
-    cli = run_cli("fit", "-c", experiment, "--run.root", str(tmp_path), *FEW_BATCHES,
-                  "--trainer.max_epochs", "1")  # fmt: skip
+    cli = run_cli("fit", "-c", experiment, "--run.root", str(tmp_path), "--trainer.max_epochs", "2")
     run = only_run_dir(tmp_path)
-    assert run.parent.name == "digits_simplenet" and cli.trainer.current_epoch == 1
-    assert 0.0 <= read_json(run / "test_metrics.json")["test/acc"] <= 1.0
+    assert run.parent.name == "digits_simplenet" and cli.trainer.current_epoch == 2
+    assert read_json(run / "test_metrics.json")["test/acc"] > 0.8  # chance: 0.1
 
 
 def test_the_mnist_experiment_trains_on_mnist_files(tmp_path, mnist_dir):

@@ -111,8 +111,11 @@ class ImageClassifier(StagedTask):
         images, labels = batch
         logits = self(images)
         loss = F.cross_entropy(logits, labels)
-        # Keyword arguments reach the metrics whose `update` takes them: `value` the loss.
-        self.metrics.get(stage, dataloader_idx).update(preds=logits, target=labels, value=loss)
+        # Keyword arguments reach the metrics whose `update` takes them: `value` the loss,
+        # `weight` the batch size (the epoch's loss is the mean over images, not batches).
+        self.metrics.get(stage, dataloader_idx).update(
+            preds=logits, target=labels, value=loss, weight=len(labels)
+        )
         shown = ("loss", "acc") if dataloader_idx == 0 else ()
         self.metrics.log(self, stage, dataloader_idx, prog_bar=shown)
         if stage == "train" and (self.global_step + 1) % self.trainer.log_every_n_steps == 0:

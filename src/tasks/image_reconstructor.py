@@ -82,7 +82,9 @@ class ImageReconstructor(StagedTask):
         images = batch[0]
         target, output = self.target(images), self(images)
         loss = self.loss_fn(output, target)
-        self.metrics.get(stage, dataloader_idx).update(preds=output, target=target, value=loss)
+        self.metrics.get(stage, dataloader_idx).update(
+            preds=output, target=target, value=loss, weight=len(images)
+        )
         shown = ("loss", "psnr") if dataloader_idx == 0 else ()
         self.metrics.log(self, stage, dataloader_idx, prog_bar=shown)
         if stage == "train":
