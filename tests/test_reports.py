@@ -2,13 +2,14 @@
 
 import csv
 import json
+from pathlib import Path
 
 import pytest
 import torch
 from PIL import Image
 
 from callbacks.test_report import class_scores
-from helpers import DIGITS, TINY, only_run_dir, read_json, run_cli
+from helpers import DIGITS, ROOT, TINY, only_run_dir, read_json, run_cli
 from logger_readers import wandb_offline_runs
 
 CLASSES = ["bar", "circle", "cross"]
@@ -54,22 +55,69 @@ def test_image_shapes_run_shows_what_it_gets_wrong(shapes_run):
     assert epochs == list(range(6))
 
 
-@pytest.mark.slow
-def test_pictures_reach_every_logger_that_takes_images(shapes_run):
+def _drawn(png: bytes) -> tuple[int, int]:
+    """The (width, height) of a PNG that shows something: many colours, not one flat field."""
+    import io
+
+    import numpy as np
+
+    with Image.open(io.BytesIO(png)) as image:
+        pixels = np.asarray(image.convert("RGB"))
+    assert pixels.std() > 10 and len(np.unique(pixels.reshape(-1, 3), axis=0)) > 16, "blank"
+    return pixels.shape[1], pixels.shape[0]
+
+
+def pictures_in_every_logger(run) -> dict[str, dict[str, tuple[int, int]]]:
+    """Each logger's pictures of a run, read back with its own reader: name -> (width, height)."""
     from mlflow.tracking import MlflowClient
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    run, _ = shapes_run
     events = EventAccumulator(str(run / "tensorboard"), size_guidance={"images": 0})
     events.Reload()
-    assert {"curves", "confusion_matrix", "misclassified"} <= set(events.Tags()["images"])
+    found = {"tensorboard": {}, "mlflow": {}, "wandb": {}}
+    for tag in events.Tags()["images"]:
+        found["tensorboard"][tag] = _drawn(events.Images(tag)[-1].encoded_image_string)
     client = MlflowClient(f"sqlite:///{run.parent.parent / 'mlflow.db'}")
     run_id = json.loads((run / "logger_runs.json").read_text())["mlflow"]
-    artifacts = {item.path for item in client.list_artifacts(run_id)}
-    assert {f"{name}" for name in PICTURES} <= artifacts
+    for item in client.list_artifacts(run_id):
+        local = client.download_artifacts(run_id, item.path, str(run / "mlflow-download"))
+        found["mlflow"][item.path.removesuffix(".png")] = _drawn(Path(local).read_bytes())
     (offline,) = wandb_offline_runs(run)
-    media = {p.name.split("_")[0] for p in offline.parent.glob("files/media/images/*.png")}
-    assert {"curves", "confusion"} <= media
+    for path in offline.parent.glob("files/media/images/*.png"):
+        found["wandb"][path.name.rsplit("_", 2)[0]] = _drawn(path.read_bytes())
+    return found
+
+
+@pytest.fixture(scope="module")
+def three_logger_run(tmp_path_factory):
+    """A tiny digits fit with --test_after_fit, logging to TensorBoard, MLflow and W&B."""
+    logs = tmp_path_factory.mktemp("pictures") / "logs"
+    with pytest.MonkeyPatch.context() as patch:  # module-scoped: before the autouse fixture
+        patch.chdir(ROOT)
+        patch.setenv("WANDB_MODE", "offline")
+        patch.setenv("WANDB_SILENT", "true")
+        run_cli("fit", *DIGITS, *TINY, "-c", "configs/logger/mlflow.yaml",
+                "-c", "configs/logger/wandb.yaml", "--run.root", str(logs),
+                "--test_after_fit", "true")  # fmt: skip
+    return only_run_dir(logs)
+
+
+def test_pictures_reach_every_logger_that_takes_images(three_logger_run):
+    run = three_logger_run
+    found = pictures_in_every_logger(run)
+    names = {"curves", "confusion_matrix", "misclassified", "lr_curve"}
+    for logger, pictures in found.items():
+        assert names <= set(pictures), (logger, sorted(pictures))
+        for name in names:  # the same picture as the run's own file, at its size
+            assert pictures[name] == _png_size(run / f"{name}.png"), (logger, name)
+
+
+@pytest.mark.slow
+def test_pictures_of_an_image_folder_run_reach_every_logger(shapes_run):
+    run, _ = shapes_run
+    found = pictures_in_every_logger(run)
+    for logger, pictures in found.items():
+        assert {"curves", "confusion_matrix", "misclassified"} <= set(pictures), logger
 
 
 def test_curves_of_a_resumed_run_have_every_epoch(tmp_path):
