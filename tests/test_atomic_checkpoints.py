@@ -77,7 +77,7 @@ def test_kills_during_checkpoint_writes_leave_no_corrupt_file(tmp_path):
             process = fork.Process(target=_fit_in_child, args=(args, tmpdir))
             process.start()
             # Wait for one save of this process to complete, then for the next to begin.
-            before, deadline = modified(checkpoints / "last.ckpt"), time.monotonic() + 120
+            before, deadline = modified(checkpoints / "last.ckpt"), time.monotonic() + 600
             while modified(checkpoints / "last.ckpt") == before or not temporaries(checkpoints):
                 assert process.is_alive(), f"the fit ended with code {process.exitcode}"
                 assert time.monotonic() < deadline, "no checkpoint was written"

@@ -109,3 +109,27 @@ def test_transforms_that_change_the_size_are_a_config_error(twins):
     grow = v2.RandomResizedCrop(size=(32, 32))
     with pytest.raises(ConfigError, match=r"data.augment: .*\(3, 16, 16\) into \(3, 32, 32\)"):
         BatchAugment([grow])(twins)
+
+
+def test_the_shipped_crop_keeps_each_images_size_and_crops():
+    from data_modules.crops import RandomResizedCrop
+
+    torch.manual_seed(0)
+    image = torch.arange(3 * 32 * 32, dtype=torch.float32).view(3, 32, 32) / (3 * 32 * 32)
+    crop = RandomResizedCrop(scale=(0.3, 0.5))
+    out = crop(image)
+    assert out.shape == image.shape and not torch.equal(out, image)
+    assert crop(image[:, :20, :24]).shape == (3, 20, 24), "follows whatever size it gets"
+    assert RandomResizedCrop(size=16)(image).shape == (3, 16, 16), "a given size is kept"
+
+
+def test_the_image_folder_recipe_takes_another_image_size_as_it_is(tmp_path):
+    """Its crop follows `data.image_size`: no second place to change."""
+    root = helpers.write_shapes_folder(tmp_path / "images", per_class=8)
+    cli = run_cli(
+        "fit", "-c", "configs/data/image_folder.yaml", "-c", "configs/model/simplenet.yaml",
+        "--data.root", str(root), "--data.image_size", "32", "--data.batch_size", "8",
+        "--data.cache_dir", str(tmp_path / "cache"), "--run.root", str(tmp_path / "logs"), *TINY,
+    )  # fmt: skip
+    assert cli.trainer.state.finished and cli.datamodule.input_shape == (3, 32, 32)
+    assert cli.datamodule.augment is not None

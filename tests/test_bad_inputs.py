@@ -199,3 +199,25 @@ def test_a_class_path_outside_its_slot_is_refused_before_anything_runs(
     assert base in errors[0], errors[0]
     assert not (tmp_path / MARKER).exists(), "the class path was called"
     assert not (tmp_path / "logs").exists(), "nothing is written"
+
+
+@pytest.mark.parametrize("subcommand", ["test", "validate", "predict"])
+def test_best_next_to_a_hostile_last_checkpoint_is_one_line_and_runs_nothing(
+    tmp_path, monkeypatch, capsys, subcommand
+):
+    """`--ckpt_path best` reads last.ckpt to find the best one: safely, or not at all."""
+    monkeypatch.chdir(tmp_path)
+    run = tmp_path / "logs" / "default" / "v1"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "config.yaml").write_text("run: {version: v1}\n")
+    _checkpoint("zip_payload")(run / "checkpoints").rename(run / "checkpoints" / "last.ckpt")
+    args = [subcommand, *RECIPE, "--run.root", str(tmp_path / "logs"), "--run.version", "v1"]
+    with mock.patch.object(sys, "argv", ["src/main.py"]), pytest.raises(SystemExit) as stopped:
+        main([*args, "--ckpt_path", "best"])
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert stopped.value.code == 2 and len(errors) == 1, errors
+    last = run / "checkpoints" / "last.ckpt"
+    named = f"--ckpt_path best: {last} (which names the best checkpoint): it holds Python"
+    assert named in errors[0], errors
+    assert not (tmp_path / MARKER).exists(), "the checkpoint's payload ran"
+    assert sorted(p.name for p in run.iterdir()) == ["checkpoints", "config.yaml"]

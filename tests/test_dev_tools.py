@@ -67,8 +67,12 @@ def test_ci_workflow_runs_make_lint_and_the_readme_test_command():
     setup = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/setup-python"))
     assert setup["with"]["cache"] == "pip"
     assert setup["with"]["python-version"] == "${{ matrix.python-version }}"
-    runs = [step["run"] for step in job["steps"] if "run" in step]
+    torch, *runs = [step["run"] for step in job["steps"] if "run" in step]
     assert runs == ["make lint", "bash .ci/run"]
+    # CPU-only torch into the Makefile's .venv, in its own step; no index for anything else.
+    assert torch.startswith("python -m venv .venv && .venv/bin/python -m pip install torch ")
+    assert "--index-url" in torch and "requirements" not in torch
+    assert "INDEX_URL" not in (ROOT / ".github" / "workflows" / "ci.yml").read_text()
     # .ci/run ends in the README's test command, `make test`.
     assert (ROOT / ".ci" / "run").read_text().strip().splitlines()[-1] == "exec make test"
     assert {"lint", "test"} <= set(_phony_targets())

@@ -50,7 +50,7 @@ def wait_for_epoch(process: subprocess.Popen, logs: Path, epoch: int) -> None:
     """Wait until the fit trains in `epoch`: it started, or it saved the epoch before."""
     last = list(logs.glob("*/*/checkpoints/last.ckpt"))
     before = last[0].stat().st_mtime_ns if last else None  # a resumed run's earlier save
-    deadline = time.monotonic() + 240
+    deadline = time.monotonic() + 600  # a safety net: the fit is waited for by its files
     while time.monotonic() < deadline and process.poll() is None:
         runs = list(logs.glob("*/*/config.yaml"))
         if runs and epoch == 0:
@@ -201,3 +201,42 @@ def test_a_ddp_fit_stopped_by_sigterm_resumes_to_identical_weights(tmp_path, ddp
     stops = [(1, signal.SIGTERM), (3, signal.SIGTERM)]
     run = stop_and_resume([*SIX_EPOCHS, *DDP], tmp_path / "logs", stops)
     assert_identical(load_last(run), ddp_reference)
+
+
+#: SIX_EPOCHS with random crops and an EMA of the weights (both kept in checkpoints).
+AUGMENTED_EMA = [
+    *SIX_EPOCHS, "-c", "configs/callbacks/ema.yaml",
+    "--data.augment", '[{"class_path": "torchvision.transforms.v2.RandomResizedCrop", '
+    '"init_args": {"size": [8, 8], "scale": [0.6, 1.0]}}]',
+]  # fmt: skip
+
+
+@pytest.mark.slow
+def test_two_sigterms_in_one_epoch_with_augmentation_and_ema_resume_to_identical_weights(
+    tmp_path,
+):
+    """SIGTERM at steps 10 and 13, both in epoch 1 (steps 8-15), each resumed as printed."""
+    expected = reference(AUGMENTED_EMA, tmp_path / "reference")
+    logs = tmp_path / "logs"
+    stops = [
+        "--trainer.callbacks+=test_signals.RecordBatches",
+        "--trainer.callbacks.stop_at=[10, 13]",
+    ]
+    command = [*AUGMENTED_EMA, *stops, f"--trainer.callbacks.path={tmp_path / 'batches.jsonl'}"]
+    command += ["--run.root", str(logs)]
+    env = {**ENV, "PYTHONPATH": str(ROOT / "tests")}  # the recording callback's module
+    for step in (11, 14, None):
+        done = subprocess.run(
+            main_command(*command), cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
+        )
+        run = only_run_dir(logs)
+        if step is None:
+            assert done.returncode == 0, done.stderr[-3000:]
+            break
+        assert done.returncode == 143, done.stderr[-3000:]
+        assert (load_last(run)["epoch"], load_last(run)["global_step"]) == (1, step)
+        command = resume_args(run, done.stderr, signal.SIGTERM)
+    resumed = load_last(run)
+    assert_identical(resumed, expected)
+    [ema] = [key for key in expected["callbacks"] if "EMAWeightAveraging" in key]
+    assert max_difference(resumed["callbacks"][ema], expected["callbacks"][ema]) == 0.0

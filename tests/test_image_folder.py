@@ -129,3 +129,27 @@ def test_class_order_does_not_depend_on_the_folder_listing_order(tmp_path, monke
     shuffled_module = _module(root, tmp_path / "other", image_size=8)
     assert shuffled_module.class_names == listed.class_names == CLASSES
     assert shuffled_module.files == listed.files, "same files, same order, same labels"
+
+
+def test_a_class_whose_images_are_all_unreadable_is_one_error(tmp_path):
+    root = write_shapes_folder(tmp_path / "images", per_class=4)
+    for image in (root / "cross").iterdir():
+        image.write_bytes(b"not an image at all")
+    module = _module(root, tmp_path, image_size=8)
+    with pytest.raises(ConfigError, match=r"none of the 4 image file\(s\) of class 'cross' could"):
+        module.setup("fit")
+
+
+def test_a_classifier_on_a_folder_of_one_class_is_one_error_naming_the_folders(tmp_path, capsys):
+    from helpers import cli_error
+
+    root = write_shapes_folder(tmp_path / "images", per_class=4)
+    for other in ("bar", "circle"):
+        shutil.rmtree(root / other)
+    error = cli_error(
+        capsys, "fit", "-c", "configs/data/image_folder.yaml", "-c", "configs/model/simplenet.yaml",
+        "--data.root", str(root), "--data.cache_dir", str(tmp_path / "cache"),
+        "--run.root", str(tmp_path / "logs"),
+    )  # fmt: skip
+    assert "num_classes=1: a classifier needs two classes or more" in error
+    assert "an image folder needs a sub-folder per class" in error

@@ -1,13 +1,17 @@
 """A diverging fit (lr 1e10) stops with one line and never saves non-finite weights."""
 
 import logging
+import re
+import sys
+from unittest import mock
 
 import pytest
 import torch
 from lightning.pytorch import Callback
 
 from callbacks.non_finite import NonFiniteLoss
-from helpers import DIGITS, ROOT, only_run_dir, read_json, run_cli, run_main
+from cli import main
+from helpers import DIGITS, ROOT, TINY, cli_error, only_run_dir, read_json, run_cli, run_main
 from tasks import ImageClassifier
 
 DIVERGING = [
@@ -118,3 +122,61 @@ def test_non_finite_buffers_stop_the_fit_before_the_epochs_checkpoints(tmp_path,
     assert checkpoints and all(checkpoints.values()), checkpoints
     last = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
     assert last["epoch"] == 0, "epoch 1's checkpoints, with a NaN buffer, were not written"
+
+
+def _scaled_checkpoint(run, name: str, scale: float) -> str:
+    """A copy of the run's last.ckpt with every network weight multiplied by `scale`."""
+    checkpoint = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
+    for key, value in checkpoint["state_dict"].items():
+        if key.startswith("net.") and value.is_floating_point():
+            checkpoint["state_dict"][key] = value * scale
+    path = run.parent / name
+    torch.save(checkpoint, path)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """One tiny digits fit, shared by the tests that evaluate altered copies of its weights."""
+    logs = tmp_path_factory.mktemp("tiny") / "logs"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(ROOT)
+        run_cli("fit", *DIGITS, "--run.root", str(logs), *TINY)
+    return only_run_dir(logs)
+
+
+def test_a_checkpoint_with_non_finite_weights_is_refused_before_testing(tiny_run, capsys):
+    nan = _scaled_checkpoint(tiny_run, "nan.ckpt", float("nan"))
+    error = cli_error(capsys, "test", "-c", str(tiny_run / "config.yaml"), "--ckpt_path", nan)
+    assert f"--ckpt_path {nan}: its weights are not finite (NaN/inf in net." in error
+    assert not (tiny_run / "test_metrics.json").exists()
+
+
+def test_a_non_finite_test_result_is_one_error_and_writes_no_metrics(tiny_run, capsys):
+    """Finite weights so large that the logits overflow: test/loss is NaN."""
+    huge = _scaled_checkpoint(tiny_run, "huge.ckpt", 1e30)
+    with pytest.raises(SystemExit) as stopped, mock.patch.object(sys, "argv", ["src/main.py"]):
+        main(["test", "-c", str(tiny_run / "config.yaml"), "--ckpt_path", huge])
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert stopped.value.code == 1 and len(errors) == 1, errors
+    assert re.match(
+        rf"error: test: test/\S+( and |, )?.* not finite \(NaN/inf\) with {huge}", errors[0]
+    )
+    assert "test_metrics.json was not written" in errors[0]
+    assert not (tiny_run / "test_metrics.json").exists()
+
+
+def test_resuming_with_fewer_epochs_than_the_checkpoint_has_is_one_error(tiny_run, capsys):
+    config = str(tiny_run / "config.yaml")
+    error = cli_error(
+        capsys, "fit", "-c", config, "--ckpt_path", "last", "--trainer.max_epochs", "0"
+    )
+    assert "trainer.max_epochs=0: must be >= 1" in error  # the trainer's own rule comes first
+    checkpoint = torch.load(tiny_run / "checkpoints" / "last.ckpt", weights_only=True)
+    checkpoint["epoch"] = 5
+    ahead = tiny_run.parent / "ahead.ckpt"
+    torch.save(checkpoint, ahead)
+    error = cli_error(capsys, "fit", "-c", config, "--ckpt_path", str(ahead),
+                      "--trainer.max_epochs", "3")  # fmt: skip
+    assert f"trainer.max_epochs=3: {ahead} is at epoch 5 already" in error
+    assert "give --trainer.max_epochs 6 or more" in error

@@ -2,6 +2,7 @@
 
 import csv
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -11,7 +12,9 @@ import pytest
 from PIL import Image
 
 from data_modules import DigitsDataModule
+from data_modules.predict_files import load_predict_files
 from helpers import ROOT, run_main, write_shapes_folder
+from utils.errors import ConfigError
 
 
 def _rows(path) -> list[dict]:
@@ -144,3 +147,29 @@ def test_unusable_predict_path_is_one_error(trained_run, tmp_path, given, messag
     assert result.returncode == 2, result.stderr[-2000:]
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "data.predict_path" in errors[0] and message in errors[0]
+
+
+@pytest.mark.parametrize(
+    ("array", "message"),
+    [
+        (np.zeros((3, 5, 5), np.uint8), "holds shape (3, 5, 5); expected (N, 1, H, W)"),
+        (np.zeros((2, 3, 8, 8), np.uint8), "holds shape (2, 3, 8, 8); expected (N, 1, H, W)"),
+        (np.linspace(0, 1000, 128, dtype=np.float32).reshape(2, 1, 8, 8), "from 0 to 1000"),
+        (np.full((1, 1, 8, 8), -1.0, np.float32), "from -1 to -1; this data stores images in"),
+    ],
+    ids=["3-d", "channels", "beyond-the-scale", "negative"],
+)
+def test_a_tensor_file_not_in_the_datas_format_is_one_error(tmp_path, array, message):
+    np.save(tmp_path / "inputs.npy", array)
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_predict_files(str(tmp_path / "inputs.npy"), (1, 8, 8), 16.0, list("0123456789"))
+
+
+def test_a_tensor_file_in_the_datas_format_is_resized_not_rescaled(tmp_path):
+    array = np.linspace(0, 16, 2 * 4 * 4, dtype=np.float32).reshape(2, 1, 4, 4)
+    np.save(tmp_path / "inputs.npy", array)
+    images, labels, sources = load_predict_files(
+        str(tmp_path / "inputs.npy"), (1, 8, 8), 16.0, list("0123456789")
+    )
+    assert images.shape == (2, 1, 8, 8) and images.max() <= 16.0 and images.min() >= 0.0
+    assert labels.tolist() == [-1, -1] and sources[1] == f"{tmp_path / 'inputs.npy'}[1]"

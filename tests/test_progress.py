@@ -1,6 +1,7 @@
 """The progress bar: plain lines when output is not a terminal, and a way to turn it off."""
 
 import re
+import time
 
 import pytest
 
@@ -60,3 +61,21 @@ def test_enable_progress_bar_false_exits_0_from_the_command_line(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert (only_run_dir(logs) / "checkpoints" / "last.ckpt").is_file()
+
+
+def test_a_resumed_epoch_line_counts_the_steps_and_time_since_the_resume(tmp_path, capsys):
+    """SIGTERM after step 12 (the 3rd of epoch 1's 9 steps), then a resume in that epoch."""
+    logs = tmp_path / "logs"
+    args = [*DIGITS, "--data.batch_size", "128", "--trainer.max_epochs", "2"]
+    args += ["--trainer.limit_val_batches", "1", "--run.root", str(logs)]
+    args += ["--trainer.callbacks+=test_signals.RecordBatches"]
+    args += [f"--trainer.callbacks.path={tmp_path / 'batches.jsonl'}"]
+    with pytest.raises(SystemExit):
+        run_cli("fit", *args, "--trainer.callbacks.stop_at=[11]")
+    capsys.readouterr()
+    started = time.monotonic()
+    run_cli("fit", "-c", str(only_run_dir(logs) / "config.yaml"), "--ckpt_path", "last")
+    took = time.monotonic() - started
+    [line] = [line for line in capsys.readouterr().out.splitlines() if " done: " in line]
+    match = re.match(r"Epoch 1/1 done: 9 steps \(6 after the resume\), ([\d.]+) s ", line)
+    assert match and float(match[1]) <= took, (line, took)  # since the resume

@@ -154,11 +154,13 @@ def test_a_killed_fit_resumes_in_its_run_without_losing_or_repeating_steps(tmp_p
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and process.poll() is None:
+        deadline = time.monotonic() + 600  # a safety net: the event is the checkpoint
+        while True:
             found = list(logs.glob("*/*/checkpoints/last.ckpt"))
             if found and (_epoch_of(found[0]) or 0) >= 1:
                 break
+            assert process.poll() is None, "the fit ended before its second epoch"
+            assert time.monotonic() < deadline, "no checkpoint of epoch 1 in 600 s"
             time.sleep(0.1)
         process.send_signal(signal.SIGKILL)  # as a preempted or out-of-memory job dies
     finally:

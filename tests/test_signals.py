@@ -71,7 +71,7 @@ def test_a_second_ctrl_c_stops_at_once(tmp_path):
     reader.start()
 
     def wait_for(text: str) -> None:
-        deadline = time.monotonic() + 240
+        deadline = time.monotonic() + 600  # a safety net: the event is the line
         while not any(text in line for line in lines):
             assert process.poll() is None, "".join(lines)[-3000:]
             assert time.monotonic() < deadline, f"no {text!r} in {''.join(lines)[-3000:]}"
@@ -232,3 +232,41 @@ def test_a_fit_resumed_from_an_epoch_end_checkpoint_logs_every_epoch_as_never_st
     run_cli("fit", *three_epochs, "--run.version", run.name, "--run.root", str(tmp_path / "logs"),
             "--ckpt_path", "last")  # fmt: skip
     assert _epoch_rows(run) == _epoch_rows(only_run_dir(tmp_path / "reference"))
+
+
+@pytest.mark.slow
+def test_on_a_terminal_the_resume_command_is_the_last_line_left(tmp_path):
+    """Rich's live bar is stopped before the stop's lines, so no redraw hides them."""
+    import pty
+    import re
+
+    leader, follower = pty.openpty()
+    command = [sys.executable, str(ROOT / "src" / "main.py"), "fit", *DIGITS]
+    process = subprocess.Popen(
+        [*command, "--run.root", str(tmp_path / "logs"), "--data.batch_size", "8"],
+        cwd=ROOT, stdin=follower, stdout=follower, stderr=follower,
+        env={**os.environ, "COLUMNS": "120", "TERM": "xterm"},
+    )  # fmt: skip
+    os.close(follower)
+    output = b""
+    try:
+        while b"Epoch 0" not in output:  # the bar is drawn: training is under way
+            output += os.read(leader, 65536)
+        process.send_signal(signal.SIGTERM)
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # the process closed the terminal
+                break
+            if not chunk:
+                break
+            output += chunk
+        process.wait(timeout=120)
+    finally:
+        process.kill()
+        os.close(leader)
+    assert process.returncode == 143
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", output.decode(errors="replace"))
+    lines = [line.strip() for line in re.split(r"\r\n|\r|\n", text) if line.strip()]
+    assert lines[-1].startswith("Resume with: python src/main.py fit -c "), lines[-5:]
+    assert lines[-1].endswith("/config.yaml --ckpt_path last"), lines[-5:]

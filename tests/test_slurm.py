@@ -67,7 +67,7 @@ def test_the_newest_of_the_signal_and_epoch_checkpoints_is_resumed(tmp_path, mon
     assert requeued_checkpoint(run.path, last) == last
 
 
-def _wait_for(condition, proc: subprocess.Popen, what: str, timeout: float = 180) -> None:
+def _wait_for(condition, proc: subprocess.Popen, what: str, timeout: float = 600) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         assert proc.poll() is None, f"the fit ended before {what}"

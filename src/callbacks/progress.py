@@ -38,6 +38,8 @@ class ProgressBar(RichProgressBar):
         self.plain = False
         self._metrics_read = 0.0
         self._epoch_start = 0.0
+        #: Steps of the current epoch trained before this fit resumed it (0: a whole epoch).
+        self._resumed_at = 0
 
     @property
     def is_enabled(self) -> bool:
@@ -70,9 +72,15 @@ class ProgressBar(RichProgressBar):
             self._metrics_read = now
             self._update_metrics(trainer, pl_module)
 
+    def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """Start the clock; a fit resumed part-way through an epoch starts in that epoch."""
+        self._epoch_start = time.monotonic()
+        self._resumed_at = trainer.fit_loop.epoch_loop.batch_progress.current.completed
+        super().on_train_start(trainer, pl_module)
+
     def on_train_epoch_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         """Start the epoch's bar (or its clock, for plain lines)."""
-        self._epoch_start = time.monotonic()
+        self._epoch_start, self._resumed_at = time.monotonic(), 0
         super().on_train_epoch_start(trainer, pl_module)
 
     def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
@@ -81,8 +89,11 @@ class ProgressBar(RichProgressBar):
             seconds = time.monotonic() - self._epoch_start
             if self._enabled:
                 done = trainer.fit_loop.epoch_loop.batch_progress.current.completed
-                cut = "" if done == self.total_train_batches else f" of {self._total()}"
-                self._print_line(trainer, pl_module, f"done: {done}{cut} steps, {seconds:.1f} s")
+                whole = done == self.total_train_batches
+                steps = f"{done} steps" if whole else f"{done} of {self._total()} steps"
+                if self._resumed_at:  # the time is that of the steps after the resume
+                    steps += f" ({done - self._resumed_at} after the resume)"
+                self._print_line(trainer, pl_module, f"done: {steps}, {seconds:.1f} s")
             return
         super().on_train_epoch_end(trainer, pl_module)
 

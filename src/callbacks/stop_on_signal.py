@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
-from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.callbacks import ModelCheckpoint, RichProgressBar
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from runs.directory import CHECKPOINTS, run_dir
@@ -140,6 +140,9 @@ class StopOnSignal(Callback):
         path = last_checkpoint(trainer)
         trainer.save_checkpoint(path, weights_only=False)
         exception.code = 128 + self.signum
+        bar = trainer.progress_bar_callback
+        if isinstance(bar, RichProgressBar):  # stop its live display, which would draw over us
+            bar.on_exception(trainer, pl_module, exception)
         if trainer.is_global_zero:
             folder = run_dir(trainer)
             name = signal.Signals(self.signum).name

@@ -120,6 +120,18 @@ class ImageFolderDataModule(InMemoryImageDataModule):
                 files[split] += [(path, classes[class_folder.name]) for path in found]
         return files
 
+    def _check_every_class_read(self, labels: Tensor, skipped: list[str]) -> None:
+        """ConfigError naming the class folders none of whose images could be read."""
+        counts = labels.bincount(minlength=self.num_classes).tolist()
+        empty = [name for name, count in zip(self._class_names, counts, strict=True) if not count]
+        if empty:
+            unread = [path for path in skipped if Path(path).parent.name == empty[0]]
+            raise ConfigError(
+                f"data.root: none of the {len(unread)} image file(s) of class {empty[0]!r} could "
+                f"be read (e.g. {unread[0]}); replace them with images that decode, or remove "
+                "the class folder"
+            )
+
     def load(self) -> dict[str, tuple[Tensor, Tensor]]:
         """Read the cache (or decode the images once and cache them); split and measure them."""
         paths = [path for part in self.files.values() for path, _ in part]
@@ -129,6 +141,7 @@ class ImageFolderDataModule(InMemoryImageDataModule):
         if len(kept) == 0:
             raise ConfigError(f"data.root: none of the images under {self.root} could be read")
         labels = torch.tensor([label for part in self.files.values() for _, label in part])[kept]
+        self._check_every_class_read(labels, cached["skipped"])
         names = [split for split, part in self.files.items() for _ in part]
         split_of = [names[i] for i in kept.tolist()]
         parts = {s: torch.tensor([n == s for n in split_of]) for s in (*SPLITS, "all")}

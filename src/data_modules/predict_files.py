@@ -28,16 +28,27 @@ def _files(paths: Sequence[str]) -> list[Path]:
     return found
 
 
-def _tensor_file(path: Path, input_shape: tuple[int, int, int]) -> Tensor:
-    """Images stored as (N, H, W) or (N, C, H, W) in the data's scale, resized to `input_shape`."""
+def _tensor_file(path: Path, input_shape: tuple[int, int, int], max_value: float) -> Tensor:
+    """Images stored as (N, C, H, W) in the data's scale [0, max_value], resized to `input_shape`.
+
+    Anything else is a ConfigError naming the file: other shapes (a 3-D array could be N grey
+    images or one colour image, so it is not guessed), other channels, or values outside the
+    data's scale (e.g. floats in [0, 1], or in 0-255 for data stored in [0, 16]).
+    """
     data = np.load(path) if path.suffix == ".npy" else torch.load(path, weights_only=True)
     images = torch.as_tensor(data)
-    if images.ndim == 3:
-        images = images.unsqueeze(1)
-    if images.ndim != 4 or images.shape[1] != input_shape[0]:
+    channels = input_shape[0]
+    if images.ndim != 4 or images.shape[1] != channels:
         raise ConfigError(
             f"data.predict_path: {path} holds shape {tuple(images.shape)}; expected "
-            f"(N, {input_shape[0]}, H, W) or, with one channel, (N, H, W)"
+            f"(N, {channels}, H, W): N images of {channels} channel(s) (add the missing axes, "
+            f"e.g. array[:, None] for N grey images, array[None] for one image)"
+        )
+    if images.numel() and not (0 <= images.min() and images.max() <= max_value):
+        low, high = images.min().item(), images.max().item()
+        raise ConfigError(
+            f"data.predict_path: {path} holds values from {low:g} to {high:g}; this data stores "
+            f"images in [0, {max_value:g}]: scale them to it"
         )
     if images.shape[-2:] != input_shape[1:]:
         resized = F.interpolate(images.float(), size=input_shape[1:], mode="bilinear")
@@ -56,7 +67,8 @@ def load_predict_files(
     Image files are decoded like `ImageFolderDataModule` does (converted to the channels
     and resized to the size of `input_shape`) and scaled from 0-255 to `max_value`. A
     file inside a folder named after a class gets that class as its label. Tensor files
-    must hold images as the data module stores them; their rows are named `file[i]`.
+    must hold images as the data module stores them, (N, C, H, W) in [0, max_value]; their
+    rows are named `file[i]`.
     """
     files = _files([paths] if isinstance(paths, str) else list(paths))
     tensor_files = [p for p in files if p.suffix.lower() in TENSOR_SUFFIXES]
@@ -73,7 +85,7 @@ def load_predict_files(
         labels += [index.get(p.parent.name, -1) for p in kept_paths]
         sources += [str(p) for p in kept_paths]
     for path in tensor_files:
-        images = _tensor_file(path, input_shape)
+        images = _tensor_file(path, input_shape, max_value)
         parts.append(images)
         labels += [-1] * len(images)
         sources += [f"{path}[{i}]" for i in range(len(images))]

@@ -94,21 +94,47 @@ def mismatched_tensors(checkpoint: Mapping[str, torch.Tensor], model: LightningM
     return found
 
 
+def non_finite_tensors(checkpoint: Mapping[str, torch.Tensor], model: LightningModule) -> list[str]:
+    """The model's parameters and buffers that hold NaN or infinite values in `checkpoint`.
+
+    Metric states (a best-so-far starts at -inf) are not weights and are not looked at.
+    """
+    weights = {name for name, _ in (*model.named_parameters(), *model.named_buffers())}
+    return [
+        name
+        for name, tensor in checkpoint.items()
+        if name in weights and tensor.is_floating_point() and not bool(tensor.isfinite().all())
+    ]
+
+
 def _listed(items: list[str]) -> str:
     more = f" (and {len(items) - _SHOWN} more)" if len(items) > _SHOWN else ""
     return "; ".join(items[:_SHOWN]) + more
 
 
-def check_fit(ckpt_path: str | None, model: LightningModule) -> None:
+def check_fit(ckpt_path: str | None, model: LightningModule, max_epochs: int | None = None) -> None:
     """RunError if the checkpoint's weights do not fit `model`; warn where its config differs.
 
     The error names the first mismatched tensors and the configured keys that differ from the
     checkpoint's; the warning lists every differing key with both values (the config's are
-    the ones used).
+    the ones used). Weights with NaN or infinite values are an error too, and so is a fit
+    resumed with a `max_epochs` below the checkpoint's epoch.
     """
     if ckpt_path is None:
         return
     checkpoint = read_checkpoint(ckpt_path)
+    epoch = checkpoint.get("epoch")
+    if max_epochs not in (None, -1) and isinstance(epoch, int) and epoch > max_epochs:
+        raise RunError(
+            f"trainer.max_epochs={max_epochs}: {ckpt_path} is at epoch {epoch} already; give "
+            f"--trainer.max_epochs {epoch + 1} or more to train on (or test the checkpoint)"
+        )
+    broken = non_finite_tensors(checkpoint.get("state_dict", {}), model)
+    if broken:
+        raise RunError(
+            f"--ckpt_path {ckpt_path}: its weights are not finite (NaN/inf in {_listed(broken)}); "
+            "give a checkpoint written before the run diverged"
+        )
     saved = checkpoint.get("hyper_parameters")  # none: nothing to compare
     differing = differing_hyperparameters(saved, model.hparams) if saved else {}
     mismatched = mismatched_tensors(checkpoint.get("state_dict", {}), model)
@@ -162,4 +188,9 @@ class ConfigOverCheckpoint:
 
     def after_instantiate_classes(self) -> None:
         """Check the subcommand's checkpoint against the model built from the config."""
-        check_fit(self._get(self.config_init, "ckpt_path"), self.model)
+        fitting = self.subcommand == "fit"
+        check_fit(
+            self._get(self.config_init, "ckpt_path"),
+            self.model,
+            self.trainer.max_epochs if fitting else None,
+        )

@@ -36,21 +36,25 @@ def trained_best(trainer: "Trainer") -> Path | None:
     return best if best is not None and best.is_file() else None
 
 
-def check_checkpoint(path: Path) -> None:
-    """RunError unless torch's safe loading reads `path` (nothing in the file is run)."""
+def check_checkpoint(path: Path, named: str | None = None) -> None:
+    """RunError unless torch's safe loading reads `path` (nothing in the file is run).
+
+    `named` is how the message names the file (default: `--ckpt_path <path>`).
+    """
+    named = named or f"--ckpt_path {path}"
     if path.stat().st_size == 0:
-        raise RunError(f"--ckpt_path {path}: the file is empty; give another checkpoint")
+        raise RunError(f"{named}: the file is empty; give another checkpoint")
     try:
         read_checkpoint(path)
     except pickle.UnpicklingError:
         raise RunError(
-            f"--ckpt_path {path}: it holds Python objects that safe loading refuses (code, "
-            "classes), so it was not loaded; use a checkpoint written by this template"
+            f"{named}: it holds Python objects that safe loading refuses (code, classes), so it "
+            "was not loaded; use a checkpoint written by this template"
         ) from None
     except Exception as error:  # truncated, not a torch file, ...
         reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:120]
         raise RunError(
-            f"--ckpt_path {path}: not a readable checkpoint (truncated or not written by torch: "
+            f"{named}: not a readable checkpoint (truncated or not written by torch: "
             f"{reason}); give another checkpoint"
         ) from None
 
@@ -60,6 +64,7 @@ def best_checkpoint_of(run: RunDirectory) -> Path:
     last = run.checkpoints / LAST
     if not last.is_file():
         raise RunError(f"--ckpt_path best: {last} not found, so the best checkpoint is unknown")
+    check_checkpoint(last, f"--ckpt_path best: {last} (which names the best checkpoint)")
     state = read_checkpoint(last).get("callbacks", {})
     best = best_checkpoint(v for k, v in state.items() if k.startswith("ModelCheckpoint"))
     if best is None:

@@ -60,6 +60,11 @@ class ImageClassifier(StagedTask):
         channels_last: bool = False,
         **kwargs: Any,
     ) -> None:
+        if num_classes < 2:
+            raise ConfigError(
+                f"model.init_args.num_classes={num_classes}: a classifier needs two classes or "
+                "more (linked from the data: an image folder needs a sub-folder per class)"
+            )
         super().__init__(**kwargs)
         self.save_hyperparameters(logger=False)
         self.net = net
