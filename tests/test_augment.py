@@ -133,3 +133,10 @@ def test_the_image_folder_recipe_takes_another_image_size_as_it_is(tmp_path):
     )  # fmt: skip
     assert cli.trainer.state.finished and cli.datamodule.input_shape == (3, 32, 32)
     assert cli.datamodule.augment is not None
+
+
+def test_only_training_batches_are_augmented(tmp_path):
+    """One epoch of two training batches of 64: 128 draws; validation and test draw none."""
+    helpers.DRAWS.clear()
+    _fit(tmp_path / "logs", *TINY, "--test_after_fit", "true")
+    assert len(helpers.DRAWS) == 2 * 64

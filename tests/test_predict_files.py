@@ -173,3 +173,48 @@ def test_a_tensor_file_in_the_datas_format_is_resized_not_rescaled(tmp_path):
     )
     assert images.shape == (2, 1, 8, 8) and images.max() <= 16.0 and images.min() >= 0.0
     assert labels.tolist() == [-1, -1] and sources[1] == f"{tmp_path / 'inputs.npy'}[1]"
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [("missing", "is neither a file nor a folder"), ("empty", "no readable images")],
+)
+def test_an_unusable_predict_path_is_one_error(tmp_path, given, message):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ConfigError, match=f"data.predict_path: .*{message}"):
+        load_predict_files(str(tmp_path / given), (1, 8, 8), 16.0, list("0123456789"))
+
+
+def _digit_photos(folder, count: int) -> list[int]:
+    """Digits test images as 32x32 grey PNGs in folders named by their class, one loose."""
+    dm = DigitsDataModule()
+    dm.setup("test")
+    labels = dm.datasets["test"].labels[:count].tolist()
+    for i, (image, label) in enumerate(zip(dm.datasets["test"].images, labels, strict=False)):
+        where = folder if i == 0 else folder / str(label)  # the first has no class folder
+        where.mkdir(parents=True, exist_ok=True)
+        pixels = (image[0].numpy().astype(np.float32) * 255 / 16).round().astype(np.uint8)
+        Image.fromarray(pixels).resize((32, 32), Image.Resampling.NEAREST).save(where / f"{i}.png")
+    return labels
+
+
+def test_predict_on_a_folder_names_labels_and_never_overwrites(tmp_path, caplog):
+    """In-process, on a tiny digits run: what the slow image-folder test checks, in seconds."""
+    from helpers import DIGITS, TINY, only_run_dir, run_cli
+
+    labels = _digit_photos(tmp_path / "photos", 10)
+    run_cli("fit", *DIGITS, *TINY, "--run.root", str(tmp_path / "logs"))
+    run = only_run_dir(tmp_path / "logs")
+    for number in ("", "-2"):
+        with caplog.at_level("INFO"):
+            run_cli("predict", "-c", str(run / "config.yaml"), "--ckpt_path", "last",
+                    "--data.predict_path", str(tmp_path / "photos"))  # fmt: skip
+        assert f"Predictions: {run / f'predictions{number}.csv'} (10 rows)" in caplog.text
+    first, second = _rows(run / "predictions.csv"), _rows(run / "predictions-2.csv")
+    assert first == second, "the same predictions, in a second file"
+    by_path = {row["path"]: row for row in first}
+    assert by_path[str(tmp_path / "photos" / "0.png")]["label"] == ""  # no class folder
+    for i, label in list(enumerate(labels))[1:]:
+        row = by_path[str(tmp_path / "photos" / str(label) / f"{i}.png")]
+        assert (row["label"], row["label_name"]) == (str(label), str(label))
+        assert row["pred_name"] == row["pred"] and 0 < float(row["prob"]) <= 1

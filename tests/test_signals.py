@@ -270,3 +270,30 @@ def test_on_a_terminal_the_resume_command_is_the_last_line_left(tmp_path):
     lines = [line.strip() for line in re.split(r"\r\n|\r|\n", text) if line.strip()]
     assert lines[-1].startswith("Resume with: python src/main.py fit -c "), lines[-5:]
     assert lines[-1].endswith("/config.yaml --ckpt_path last"), lines[-5:]
+
+
+def test_a_second_ctrl_c_exits_at_once_without_saving(monkeypatch, capsys):
+    """The handler itself (the slow test sends real signals to a real fit)."""
+    from callbacks import StopOnSignal
+
+    exits = []
+    monkeypatch.setattr(os, "_exit", exits.append)
+    stop = StopOnSignal()
+    stop._handle(signal.SIGINT, None)
+    assert stop.signum == signal.SIGINT and exits == [], "the first one only takes note"
+    assert "SIGINT received: stopping after the current batch" in capsys.readouterr().err
+    stop._handle(signal.SIGINT, None)
+    assert exits == [130]
+    assert "Second interrupt: stopped at once, without saving." in capsys.readouterr().err
+
+
+def test_a_finished_fit_returns_normally_and_names_its_run(tmp_path, caplog):
+    from cli import main
+
+    logs = tmp_path / "logs"
+    with caplog.at_level("INFO"):
+        main(["fit", *DIGITS, *TINY, "--run.root", str(logs)])  # no SystemExit: exit code 0
+    run = only_run_dir(logs)
+    assert f"Run directory: {run}" in caplog.text
+    [entry] = read_json(run / "provenance.json")["entries"]
+    assert entry["status"] == "finished" and "error" not in entry
