@@ -30,7 +30,14 @@ from sweeps.results import (  # noqa: E402
 )  # noqa: E402
 from sweeps.space import Sweep, baseline_params, check_space, short_names, suggest  # noqa: E402
 from sweeps.study import claim_trial, heartbeat, interrupt, open_storage, open_study  # noqa: E402
-from sweeps.trial import TrialPruning, check_keys, fit_args, fit_trial  # noqa: E402
+from sweeps.trial import (  # noqa: E402
+    TrialPruning,
+    check_corners,
+    check_keys,
+    check_monitor,
+    fit_args,
+    fit_trial,
+)
 from utils.errors import ConfigError  # noqa: E402
 
 
@@ -117,6 +124,8 @@ def main(args: list[str] | None = None) -> None:
         sweep = parse(args)
         check_space(sweep)
         recipe = check_keys(sweep)
+        check_corners(sweep)
+        check_monitor(sweep)
         storage = open_storage(sweep)
         study = open_study(sweep, storage)
     except ConfigError as error:

@@ -105,15 +105,16 @@ def _timestamped() -> str:
 MAX_NAME_BYTES = 255
 
 
-def _check_component(key: str, value: str) -> None:
+def check_folder_name(key: str, value: str) -> None:
+    """RunError unless `value` (of config key `key`) is one plain folder name, not a path."""
     plain = value.strip() and value not in {".", ".."} and not {"/", "\\"} & set(value)
     if not plain or any(ord(c) < 32 or ord(c) == 127 for c in value):
         raise RunError(
-            f"run.{key}={value!r} must be a plain folder name: not blank, no '/', no control "
+            f"{key}={value!r} must be a plain folder name: not blank, no '/', no control "
             "characters or line breaks"
         )
     if len(value.encode()) > MAX_NAME_BYTES:
-        raise RunError(f"run.{key} is {len(value.encode())} bytes long: at most {MAX_NAME_BYTES}")
+        raise RunError(f"{key} is {len(value.encode())} bytes long: at most {MAX_NAME_BYTES}")
 
 
 def _check_root(root: str) -> None:
@@ -151,9 +152,9 @@ class RunDirectory:
 
     def __post_init__(self) -> None:
         _check_root(self.root)
-        _check_component("name", self.name)
+        check_folder_name("run.name", self.name)
         if self.version is not None:
-            _check_component("version", self.version)
+            check_folder_name("run.version", self.version)
 
     @property
     def path(self) -> Path:

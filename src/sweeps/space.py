@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 import optuna
 
+from runs.directory import check_folder_name
 from utils.errors import ConfigError
 
 
@@ -37,11 +38,14 @@ class Sweep:
     """A hyperparameter search: each trial is a `fit` of `configs` with sampled `params`.
 
     Args:
-        name: The sweep's folder `<root>/<name>/`: trial runs, study database and results.
+        name: The sweep's folder `<root>/<name>/` (a plain folder name): trial runs, study
+            database and results. The study of that name keeps its direction, monitor
+            and params; a sweep with others needs another name.
         configs: The `-c` files of `fit` every trial starts from (default.yaml comes first).
         params: The search space: a config key as `fit` takes it on the command line
             (e.g. `model.init_args.optimizer.init_args.lr`) -> its range or choices.
-        monitor: The metric to optimise; a trial's value is its best over validation epochs.
+        monitor: The metric to optimise, logged in validation; a trial's value is its best
+            over validation epochs.
         direction: `maximize` or `minimize` the monitored metric.
         n_trials: Trials of the study in total, over every worker and restart (a trial
             whose worker was killed does not count and is replaced).
@@ -112,7 +116,8 @@ def _label(choice: Any) -> Any:
 
 
 def check_space(sweep: Sweep) -> None:
-    """Raise a ConfigError naming the first bad entry of the search space or budget."""
+    """Raise a ConfigError naming the first bad entry: name, budget or search space."""
+    check_folder_name("name", sweep.name)  # the sweep's folder, like a run's name
     if sweep.n_trials < 1:
         raise ConfigError(f"n_trials must be >= 1, got {sweep.n_trials}")
     if sweep.heartbeat_s < 1:

@@ -7,6 +7,7 @@ at once when it ran on the same machine (its process is gone), otherwise when it
 heartbeat (database storages) has been silent for 4 heartbeat periods.
 """
 
+import json
 import os
 import random
 import socket
@@ -15,6 +16,8 @@ import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
+from typing import Any
 
 import optuna
 from optuna.storages import BaseStorage
@@ -26,6 +29,8 @@ from utils.errors import ConfigError
 
 #: User attribute of a trial: the worker running it (host and pid).
 WORKER = "worker"
+#: User attribute of the study: its direction, monitor and search space (`objective`).
+OBJECTIVE = "sweep"
 #: Retries of a trial whose worker died (a trial that kills its worker is not retried forever).
 MAX_RETRY = 2
 with warnings.catch_warnings():  # experimental in name only since Optuna 2.8
@@ -64,16 +69,73 @@ def _connect(url: str, heartbeat_s: int, attempts: int = 5) -> BaseStorage:
         raise ConfigError(f"storage {url!r} cannot be opened: {reason}") from error
 
 
+def objective(sweep: Sweep) -> dict[str, Any]:
+    """What a study is tied to: the direction, the monitor and the search space, as JSON."""
+    params = {
+        key: {k: v for k, v in asdict(p).items() if v is not None and v is not False}
+        for key, p in sweep.params.items()
+    }
+    tied = {"direction": sweep.direction, "monitor": sweep.monitor, "params": params}
+    return json.loads(json.dumps(tied))  # as the storage gives it back
+
+
+def _differences(recorded: dict[str, Any], ours: dict[str, Any]) -> list[str]:
+    """Each entry of the objective that differs: `key: <study's> in the study, <ours> here`."""
+    pairs = [(key, recorded.get(key), ours[key]) for key in ("direction", "monitor")]
+    old, new = recorded.get("params") or {}, ours["params"]
+    pairs += [(f"params.{k}", old.get(k), new.get(k)) for k in sorted({*old, *new})]
+    absent = "absent"
+    return [
+        f"{key}: {absent if a is None else repr(a)} in the study, "
+        f"{absent if b is None else repr(b)} here"
+        for key, a, b in pairs
+        if a != b
+    ]
+
+
+def tie_study(study: optuna.Study, sweep: Sweep) -> None:
+    """Record the sweep's objective in a new study; a ConfigError if the study has another.
+
+    A study made before studies recorded theirs is checked on its direction, then tied.
+    """
+    ours = objective(sweep)
+    recorded = study.user_attrs.get(OBJECTIVE)
+    if recorded is None:
+        recorded = {**ours, "direction": study.direction.name.lower()}
+    differences = _differences(recorded, ours)
+    if differences:
+        raise ConfigError(
+            f"name {sweep.name!r}: the study of that name was made for another objective or "
+            f"search space ({'; '.join(differences)}); a study keeps its own, so give this "
+            f"sweep another `name` (e.g. --name {sweep.name}-2)"
+        )
+    if OBJECTIVE not in study.user_attrs:
+        study.set_user_attr(OBJECTIVE, ours)
+
+
 def open_study(sweep: Sweep, storage: BaseStorage) -> optuna.Study:
-    """Create the study or load it (the same command starts or continues a sweep)."""
-    return optuna.create_study(
-        storage=storage,
-        study_name=sweep.name,
-        direction=sweep.direction,
-        sampler=sweep.sampler or optuna.samplers.TPESampler(seed=sweep.seed),
-        pruner=sweep.pruner or optuna.pruners.NopPruner(),
-        load_if_exists=True,
-    )
+    """Create the study or load it (the same command starts or continues a sweep).
+
+    Under the study's mutex, so the first of several workers starting together ties the
+    study to its objective and the others are checked against it (`tie_study`).
+    """
+    sampler = sweep.sampler or optuna.samplers.TPESampler(seed=sweep.seed)
+    pruner = sweep.pruner or optuna.pruners.NopPruner()
+    with study_lock(storage, sweep.name):
+        try:
+            study = optuna.load_study(
+                study_name=sweep.name, storage=storage, sampler=sampler, pruner=pruner
+            )
+        except KeyError:  # a new sweep
+            study = optuna.create_study(
+                storage=storage,
+                study_name=sweep.name,
+                direction=sweep.direction,
+                sampler=sampler,
+                pruner=pruner,
+            )
+        tie_study(study, sweep)
+    return study
 
 
 def _rdb(url: str, heartbeat_s: int) -> BaseStorage:

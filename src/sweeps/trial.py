@@ -6,7 +6,7 @@ from typing import Any
 import optuna
 from optuna_integration import PyTorchLightningPruningCallback
 
-from runs.launch import build_cli, resolved_config
+from runs.launch import build_cli, built_classes, resolved_config, validation_keys
 from sweeps.space import Sweep, corner_values
 from utils.errors import ConfigError
 
@@ -38,29 +38,76 @@ def _value(config: dict, key: str) -> Any:
     return node
 
 
+def _where(sweep: Sweep) -> str:
+    return f"the configs {' '.join(sweep.configs)} with the sweep's overrides"
+
+
 def check_keys(sweep: Sweep) -> dict[str, Any]:
-    """Check, before any trial, that the configs parse and every bound and choice fits them.
+    """Check, before any trial, that the configs parse and have every searched key.
 
     Returns the configs' own value of every searched key.
     """
-    where = f"the configs {' '.join(sweep.configs)} with the sweep's overrides"
     try:
         config = resolved_config(fit_args(sweep, {}))
     except ConfigError as error:
-        raise ConfigError(f"{where} do not parse: {error}") from None
+        raise ConfigError(f"{_where(sweep)} do not parse: {error}") from None
     values = {key: _value(config, key) for key in sweep.params}
     for key, value in values.items():
         if value is MISSING:
             raise ConfigError(
-                f"params.{key}: no such key in {where}; name it as `fit --print_config` "
+                f"params.{key}: no such key in {_where(sweep)}; name it as `fit --print_config` "
                 "shows it, e.g. model.init_args.optimizer.init_args.lr"
             )
-    for corners in corner_values(sweep):
-        try:
-            resolved_config(fit_args(sweep, corners))
-        except ConfigError as error:
-            raise ConfigError(f"params: the values {corners} are refused: {error}") from None
     return values
+
+
+def _refusal(sweep: Sweep, values: dict[str, Any]) -> str | None:
+    """Why the configs refuse these values (None: their data module and model build)."""
+    try:
+        built_classes(fit_args(sweep, values))
+    except ConfigError as error:
+        return str(error)
+    return None
+
+
+def _refused(sweep: Sweep, values: dict[str, Any]) -> tuple[dict[str, Any], str] | None:
+    """The values the configs refuse (one key's alone where that is enough), and why."""
+    reason = _refusal(sweep, values)
+    if reason is None or len(values) == 1:
+        return None if reason is None else (values, reason)
+    for key, value in values.items():
+        alone = _refusal(sweep, {key: value})
+        if alone is not None:
+            return {key: value}, alone
+    return values, reason
+
+
+def check_corners(sweep: Sweep) -> None:
+    """Build the data module and model with every bound and choice of the space, before any trial.
+
+    Nothing is trained or written; a value a class refuses is a ConfigError naming it.
+    """
+    for corner in corner_values(sweep):
+        refused = _refused(sweep, corner)
+        if refused is not None:
+            values, reason = refused
+            raise ConfigError(
+                f"params: the values {values} are refused: {reason}; keep the space to "
+                "values the configs take"
+            )
+
+
+def check_monitor(sweep: Sweep) -> None:
+    """Check that one validation batch of the configs logs `monitor` (nothing is written)."""
+    try:
+        logged = validation_keys(fit_args(sweep, {}))
+    except ConfigError as error:
+        raise ConfigError(f"{_where(sweep)} do not build: {error}") from None
+    if sweep.monitor not in logged:
+        raise ConfigError(
+            f"monitor {sweep.monitor!r} is not logged by a validation step of {_where(sweep)} "
+            f"(logged: {', '.join(logged) or 'nothing'}); set `monitor` to one of them"
+        )
 
 
 class TrialPruning(PyTorchLightningPruningCallback):
