@@ -246,6 +246,27 @@ def test_a_study_made_before_studies_were_tied_is_checked_on_its_direction_then_
     )
 
 
+def test_a_log_range_is_sampled_on_a_log_scale():
+    """Optuna records a log distribution, and the values spread evenly over the decades."""
+    from optuna.distributions import FloatDistribution, IntDistribution
+
+    from sweeps.space import Param, suggest
+
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    lrs, widths = [], []
+    for _ in range(400):
+        trial = study.ask()
+        lrs.append(suggest(trial, "lr", Param("float", 1e-4, 1.0, log=True)))
+        widths.append(suggest(trial, "width", Param("int", 1, 10_000, log=True)))
+        assert trial.distributions == {
+            "lr": FloatDistribution(1e-4, 1.0, log=True),
+            "width": IntDistribution(1, 10_000, log=True),
+        }
+    # Half of each range lies below its geometric midpoint on a log scale; 1 % uniformly.
+    assert 0.4 < sum(lr < 1e-2 for lr in lrs) / len(lrs) < 0.6
+    assert 0.4 < sum(width < 100 for width in widths) / len(widths) < 0.6
+
+
 @pytest.mark.slow
 def test_pruned_and_completed_trials_are_runs_with_results(tmp_path):
     """A good and a hopeless learning rate, each with two dropouts.
