@@ -24,8 +24,9 @@ from utils.bootstrap import setup_project
 
 setup_project(__file__)
 
+from data_modules.folds import TooManyFolds  # noqa: E402
 from runs.directory import CHECKPOINTS, CONFIG_NAME  # noqa: E402
-from runs.launch import resolved_config, run_command  # noqa: E402
+from runs.launch import built_classes, resolved_config, run_command  # noqa: E402
 from utils.errors import ConfigError  # noqa: E402
 from utils.table import text_table  # noqa: E402
 
@@ -53,6 +54,15 @@ def fold_runs(args: list[str], num_folds: int) -> list[Path]:
                     "give this cross-validation another --run.name"
                 )
     return runs
+
+
+def check_fold_sizes(args: list[str], num_folds: int) -> None:
+    """Load the data once, before any fold trains: every class needs an image in every fold."""
+    cli = built_classes([*args, "--data.init_args.num_folds", str(num_folds)])
+    try:
+        cli.datamodule.setup("fit")
+    except TooManyFolds as error:
+        raise error.named("--num_folds") from None
 
 
 def run_fold(args: list[str], num_folds: int, run: Path) -> None:
@@ -127,6 +137,7 @@ def main(argv: list[str] | None = None) -> None:
         if known.num_folds < 2:
             raise ConfigError(f"--num_folds must be >= 2, got {known.num_folds}")
         runs = fold_runs(args, known.num_folds)
+        check_fold_sizes(args, known.num_folds)
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)

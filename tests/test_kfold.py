@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from data_modules import DigitsDataModule
-from data_modules.folds import fold_split
+from data_modules.folds import TooManyFolds, fold_split
 from data_modules.in_memory import InMemoryImageDataModule
-from helpers import DIGITS, read_json, start_script, wait_for
+from helpers import DIGITS, cli_error, read_json, start_script, wait_for
 
 FOLDS = 3
 #: One fold: 3 epochs of 3 training batches.
@@ -93,6 +93,50 @@ def test_kfold_with_too_few_folds_is_one_error(tmp_path, capsys):
     assert exit_info.value.code == 2
     assert capsys.readouterr().err.strip() == "error: --num_folds must be >= 2, got 1"
     assert not any(tmp_path.iterdir())
+
+
+def test_a_class_with_fewer_images_than_folds_is_named():
+    labels = torch.tensor([0] * 9 + [1] * 2 + [2] * 5)
+    with pytest.raises(TooManyFolds) as refused:
+        fold_split(labels, 3, 0, seed=0, class_names=["bar", "circle", "cross"])
+    assert str(refused.value) == (
+        "data.num_folds=3: class 'circle' has only 2 image(s) in the training part, fewer than "
+        "the folds; give data.num_folds 2 or fewer (each fold holds every class)"
+    )
+    assert len(fold_split(labels, 2, 0, seed=0)[1]) == 8, "as many folds as images: fine"
+
+
+def smallest_digits_class() -> tuple[str, int]:
+    """The digit with the fewest images in the digits' training part, and their number."""
+    data = DigitsDataModule()
+    counts = torch.bincount(data.load()["train"][1])
+    return data.class_names[int(counts.argmin())], int(counts.min())
+
+
+@pytest.mark.parametrize("more", [1, 5000], ids=["one-more-than-the-smallest-class", "5000"])
+def test_kfold_with_more_folds_than_images_of_a_class_is_one_error(tmp_path, capsys, more):
+    import kfold
+
+    name, count = smallest_digits_class()
+    num_folds = str(count + more if more == 1 else more)
+    with pytest.raises(SystemExit) as exit_info:
+        kfold.main([*DIGITS, "--num_folds", num_folds, "--run.root", str(tmp_path)])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.strip() == (
+        f"error: --num_folds={num_folds}: class {name!r} has only {count} image(s) in the "
+        f"training part, fewer than the folds; give --num_folds {count} or fewer (each fold "
+        "holds every class)"
+    )
+    assert not any(tmp_path.iterdir()), "refused before any fold trains"
+
+
+def test_fit_with_more_folds_than_images_of_a_class_is_one_error(tmp_path, capsys):
+    name, count = smallest_digits_class()
+    error = cli_error(
+        capsys, "fit", *DIGITS, "--data.num_folds", "5000", "--run.root", str(tmp_path)
+    )
+    assert error.startswith(f"error: data.num_folds=5000: class {name!r} has only {count} image")
+    assert not any(tmp_path.iterdir()), "no run directory is left"
 
 
 @pytest.mark.slow

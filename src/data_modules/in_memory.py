@@ -47,7 +47,7 @@ class InMemoryImageDataModule(LightningDataModule):
             test or predict batches, nor built into exports.
         num_folds: Cross-validation: cut the non-test images into this many stratified folds
             (seeded by `split_seed`; `val_fraction` and a given val part are then not used
-            as such); null: no folds.
+            as such), at most the images of the smallest class; null: no folds.
         fold: The fold held out for validation, in 0..num_folds-1 (see `src/kfold.py`).
         predict_path: What `predict` runs on: a folder of images (sub-folders named after
             a class give the true label), image files, or a `.npy`/`.pt` file of images as
@@ -132,7 +132,8 @@ class InMemoryImageDataModule(LightningDataModule):
         parts = self.load()
         hp = self.hparams
         if hp.num_folds:  # cross-validation: fold k of the non-test images is val
-            parts.update(fold_parts(parts, hp.num_folds, hp.fold, hp.split_seed))
+            folds = fold_parts(parts, hp.num_folds, hp.fold, hp.split_seed, self.class_names)
+            parts.update(folds)
         elif "val" not in parts:
             images, labels = parts["train"]
             generator = torch.Generator().manual_seed(self.hparams.split_seed)
