@@ -3,8 +3,9 @@
 python src/compare.py [logs/<name>] [--csv FILE]
 
 One row per run: version, status, epochs, best monitored value, test metrics, wall time,
-git sha, and every config key whose value differs between the runs. Without a folder,
-the most recently changed experiment under `logs/` is shown.
+git sha, and every config key whose value differs between the runs; a run with a broken
+file (a corrupt `last.ckpt`, non-numeric test metrics) is shown with a note. Without a
+folder, the most recently changed experiment under `logs/` is shown.
 """
 
 import argparse
@@ -19,6 +20,7 @@ from utils.bootstrap import setup_project
 setup_project(__file__)
 
 from runs.records import RunRecord, read_run, run_dirs  # noqa: E402
+from utils.errors import ConfigError  # noqa: E402
 from utils.table import text_table  # noqa: E402
 
 #: Config keys that differ between runs by design, left out of the differences.
@@ -56,22 +58,34 @@ def _number(value: float | None, digits: int = 4) -> str:
     return "" if value is None else f"{value:.{digits}f}"
 
 
-def table_rows(records: list[RunRecord]) -> list[list[str]]:
-    """Header and one row per run."""
+def table_rows(records: list[RunRecord], notes: bool = True) -> list[list[str]]:
+    """Header and one row per run; with `notes`, a `note` column when a run has a broken file."""
     monitors = sorted({r.monitor for r in records if r.monitor})
     best = f"best {monitors[0]}" if len(monitors) == 1 else "best"
     tests = sorted({key for r in records for key in r.test})
     differing = differing_keys(records)
+    noted = notes and any(r.notes for r in records)
     header = ["version", "status", "epochs", best, *tests, "wall_s", "git", *differing]
-    rows = [header]
+    rows = [header + ["note"] * noted]
     for i, r in enumerate(records):
         row = [r.path.name, r.status, "" if r.epochs is None else str(r.epochs)]
         row.append(_number(r.best) if len(monitors) <= 1 else f"{r.monitor}={_number(r.best)}")
         row += [_number(r.test.get(key)) for key in tests]
         row += [_number(r.wall_s, 0), r.git_sha or ""]
         row += [values[i] for values in differing.values()]
-        rows.append(row)
+        rows.append(row + ["; ".join(r.notes)] * noted)
     return rows
+
+
+def write_csv(rows: list[list[str]], path: Path) -> None:
+    """Write the table as CSV, making the missing folders; a ConfigError if it cannot."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("w", newline="") as file:
+            csv.writer(file).writerows(rows)
+    except OSError as error:
+        where = f": {error.filename}" if error.filename else ""
+        raise ConfigError(f"--csv {path}: cannot be written ({error.strerror}{where})") from None
 
 
 def newest_experiment(root: Path) -> Path | None:
@@ -95,12 +109,17 @@ def main(argv: list[str] | None = None) -> None:
             parser.exit(2, "error: no runs under logs/; name an experiment folder\n")
     if not experiment.is_dir() or not (runs := run_dirs(experiment)):
         parser.exit(2, f"error: {experiment} holds no run directories (logs/<name>/<version>/)\n")
-    rows = table_rows([read_run(run) for run in runs])
+    records = [read_run(run) for run in runs]
     print(f"{experiment}: {len(runs)} run(s)")
-    print(text_table(rows))
+    print(text_table(table_rows(records, notes=False)))
+    for record in records:
+        for note in record.notes:
+            print(f"note: {record.path.name}: {note}")
     if args.csv:
-        with args.csv.open("w", newline="") as file:
-            csv.writer(file).writerows(rows)
+        try:
+            write_csv(table_rows(records), args.csv)
+        except ConfigError as error:
+            parser.exit(2, f"error: {error}\n")
         print(f"Written to {args.csv}")
 
 

@@ -1,9 +1,13 @@
 """compare.py: a table of an experiment's runs read from their directories."""
 
 import csv
+import json
+import os
+import shutil
 import signal
 
 import pytest
+import torch
 from lightning.pytorch import Callback
 
 from helpers import DIGITS, TINY, read_json, run_cli, start_script, wait_for
@@ -53,6 +57,85 @@ def test_a_folder_without_runs_is_one_error(tmp_path, capsys):
     assert capsys.readouterr().err.strip() == (
         f"error: {tmp_path} holds no run directories (logs/<name>/<version>/)"
     )
+
+
+def _break(run, how: str) -> str:
+    """Break one file of `run` as `how` says; return the note the table shows for it."""
+    ckpt, metrics = run / "checkpoints" / "last.ckpt", run / "test_metrics.json"
+    if how == "random-ckpt":
+        ckpt.write_bytes(os.urandom(4096))
+        return "last.ckpt cannot be read ("
+    if how == "truncated-ckpt":
+        ckpt.write_bytes(ckpt.read_bytes()[: ckpt.stat().st_size // 2])
+        return "last.ckpt cannot be read ("
+    if how == "not-a-checkpoint":
+        torch.save([1, 2, 3], ckpt)
+        return "last.ckpt is not a Lightning checkpoint (no epoch)"
+    if how == "non-numeric-metrics":
+        metrics.write_text(json.dumps({"test/acc": "n/a", "test/loss": [1, 2], "test/f1": 0.5}))
+        return "test_metrics.json: not a number: test/acc, test/loss"
+    metrics.write_text("{not json")
+    return "test_metrics.json is not a JSON mapping of metric -> number"
+
+
+BROKEN = ["random-ckpt", "truncated-ckpt", "not-a-checkpoint", "non-numeric-metrics", "not-json"]
+
+
+def test_a_broken_run_is_shown_with_a_note_and_the_others_as_usual(experiment, capsys, tmp_path):
+    import compare
+
+    copy = tmp_path / "exp"
+    shutil.copytree(experiment / "a", copy / "a")
+    notes = {}
+    for how in BROKEN:
+        shutil.copytree(experiment / "b", copy / how)
+        notes[how] = _break(copy / how, how)
+    out_csv = tmp_path / "missing" / "folders" / "runs.csv"
+    compare.main([str(copy), "--csv", str(out_csv)])
+    out = capsys.readouterr().out
+    assert out.rstrip().endswith(f"Written to {out_csv}"), "into folders made for it"
+    with out_csv.open() as file:
+        rows = {row["version"]: row for row in csv.DictReader(file)}
+    assert sorted(rows) == sorted(["a", *BROKEN]), "every run is shown"
+    assert rows["a"]["note"] == "" and rows["a"]["epochs"] == "1" and rows["a"]["best val/acc"]
+    for how, note in notes.items():
+        assert rows[how]["note"].startswith(note), (how, rows[how]["note"])
+        assert rows[how]["status"] == "finished", "from provenance.json, as before"
+        ckpt_broken = how.endswith(("ckpt", "checkpoint"))
+        assert (rows[how]["epochs"] == "") == ckpt_broken, how
+        assert (rows[how]["test/acc"] == "") == (not ckpt_broken), how
+    assert rows["non-numeric-metrics"]["test/f1"] == "0.5000", "the numbers that are there"
+    for how, note in notes.items():  # the printed table: a line per note under it
+        assert f"\nnote: {how}: {note}" in out, how
+
+
+def test_a_csv_that_cannot_be_written_is_one_error(experiment, capsys, tmp_path):
+    import compare
+
+    (tmp_path / "file").write_text("")
+    with pytest.raises(SystemExit) as exit_info:
+        compare.main([str(experiment), "--csv", str(tmp_path / "file" / "runs.csv")])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.strip() == (
+        f"error: --csv {tmp_path / 'file' / 'runs.csv'}: cannot be written "
+        f"(File exists: {tmp_path / 'file'})"
+    )
+
+
+def test_the_best_column_of_sweep_trials_is_the_sweeps_monitor(experiment, tmp_path):
+    """A sweep that minimised val/loss: its value, not the ModelCheckpoint's val/acc."""
+    import compare
+    from runs.records import read_run
+
+    records = {"trial-0000": (0.25, "complete"), "trial-0001": (0.75, "pruned")}
+    for version, (best, state) in records.items():
+        shutil.copytree(experiment / "a", tmp_path / "t" / version)
+        trial = {"state": state, "value": best if state == "complete" else None, "best": best}
+        trial.update(monitor="val/loss", direction="minimize")
+        (tmp_path / "t" / version / "sweep_trial.json").write_text(json.dumps(trial))
+    rows = compare.table_rows([read_run(run) for run in sorted((tmp_path / "t").iterdir())])
+    assert rows[0][3] == "best val/loss"
+    assert [row[3] for row in rows[1:]] == ["0.2500", "0.7500"]
 
 
 class Explode(Callback):

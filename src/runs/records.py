@@ -15,10 +15,16 @@ Status of a run:
 - Runs without these records (made before they existed) are `finished` when the last
   checkpoint reached `trainer.max_epochs`, was stopped by EarlyStopping, or the run has
   test metrics, else `incomplete`.
+
+The best value of a sweep trial is that of the sweep's own monitor, as the trial reported
+it to Optuna (`sweep_trial.json`); of any other run, the first monitoring ModelCheckpoint's.
+A file that cannot be read (a corrupt `last.ckpt`, non-numeric test metrics) is left out
+and named in the run's notes.
 """
 
 import json
 import os
+import pickle
 import socket
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -54,14 +60,52 @@ def _alive(owner: dict) -> bool:
     return True
 
 
-def _checkpoint(run: Path) -> dict:
-    """`last.ckpt` without its tensors read (memory-mapped); empty if there is none."""
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _checkpoint(run: Path) -> tuple[dict, str | None]:
+    """`last.ckpt` without its tensors read (memory-mapped), or {} and what is wrong with it."""
     path = run / CHECKPOINTS / "last.ckpt"
     if not path.is_file():
-        return {}
+        return {}, None
     from runs.checkpoint_file import read_checkpoint  # imports torch: only when needed
 
-    return read_checkpoint(path)
+    try:
+        ckpt = read_checkpoint(path)
+    except pickle.UnpicklingError:  # random bytes, or objects that safe loading refuses
+        return {}, "last.ckpt cannot be read (corrupt, or it holds objects safe loading refuses)"
+    except Exception as error:  # truncated, empty, not a torch file: torch raises many kinds
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:80]
+        return {}, f"last.ckpt cannot be read ({reason})"
+    if not isinstance(ckpt, dict) or not isinstance(ckpt.get("epoch"), int):
+        return {}, "last.ckpt is not a Lightning checkpoint (no epoch)"
+    return ckpt, None
+
+
+def _test_metrics(run: Path) -> tuple[dict[str, float], str | None]:
+    """The numbers of `test_metrics.json`, and what is wrong with the file, if anything."""
+    path = run / TEST_METRICS
+    if not path.is_file():
+        return {}, None
+    metrics = _json(path)
+    if not isinstance(metrics, dict):
+        return {}, f"{TEST_METRICS} is not a JSON mapping of metric -> number"
+    bad = [key for key, value in metrics.items() if not _number(value)]
+    note = f"{TEST_METRICS}: not a number: {', '.join(bad)}" if bad else None
+    return {k: float(v) for k, v in metrics.items() if k not in bad}, note
+
+
+def _config(run: Path) -> tuple[dict, str | None]:
+    """The run's `config.yaml`, or {} and what is wrong with it."""
+    path = run / CONFIG_NAME
+    if not path.is_file():
+        return {}, None
+    try:
+        config = yaml.safe_load(path.read_text())
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return {}, f"{CONFIG_NAME} cannot be read as YAML"
+    return (config, None) if isinstance(config, dict) else ({}, f"{CONFIG_NAME} is not a mapping")
 
 
 @dataclass
@@ -77,10 +121,11 @@ class RunRecord:
     wall_s: float | None
     git_sha: str | None
     config: dict[str, Any] = field(repr=False)
+    #: What is wrong with the run's files (a corrupt checkpoint, non-numeric metrics).
+    notes: list[str] = field(default_factory=list)
 
 
-def _status(run: Path, entries: list[dict], ckpt: dict, config: dict, test: dict) -> str:
-    trial = _json(run / TRIAL) or {}
+def _status(trial: dict, entries: list[dict], ckpt: dict, config: dict, test: dict) -> str:
     if trial.get("state") == "pruned":
         return "pruned"
     recorded = entries[-1].get("status") if entries else None
@@ -97,8 +142,11 @@ def _status(run: Path, entries: list[dict], ckpt: dict, config: dict, test: dict
     return "finished" if test or stopped or reached else "incomplete"
 
 
-def _best(ckpt: dict) -> tuple[str | None, float | None]:
-    """The monitor and best score of the first monitoring ModelCheckpoint."""
+def _best(ckpt: dict, trial: dict) -> tuple[str | None, float | None]:
+    """The sweep's monitor and the trial's best value, else the first monitoring checkpoint's."""
+    if trial.get("monitor"):
+        best = trial.get("best", trial.get("value"))
+        return trial["monitor"], float(best) if _number(best) else None
     for state in ckpt.get("callbacks", {}).values():
         if state.get("monitor") and "best_model_score" in state:
             score = state["best_model_score"]
@@ -117,25 +165,26 @@ def _wall_s(run: Path, entries: list[dict]) -> float | None:
 
 
 def read_run(run: Path) -> RunRecord:
-    """Read one run directory."""
+    """Read one run directory; a broken file is left out and named in `notes`."""
     entries = (_json(run / PROVENANCE) or {}).get("entries") or []
-    config_path = run / CONFIG_NAME
-    config = yaml.safe_load(config_path.read_text()) if config_path.is_file() else {}
-    ckpt = _checkpoint(run)
-    test = _json(run / TEST_METRICS) or {}
-    monitor, best = _best(ckpt)
+    trial = _json(run / TRIAL) or {}
+    config, config_note = _config(run)
+    ckpt, ckpt_note = _checkpoint(run)
+    test, test_note = _test_metrics(run)
+    monitor, best = _best(ckpt, trial)
     git = entries[0].get("git", {}) if entries else {}
     sha = git.get("sha")
     return RunRecord(
         path=run,
-        status=_status(run, entries, ckpt, config or {}, test),
+        status=_status(trial, entries, ckpt, config, test),
         epochs=ckpt["epoch"] + 1 if ckpt else None,
         monitor=monitor,
         best=best,
-        test={k: float(v) for k, v in test.items()},
+        test=test,
         wall_s=_wall_s(run, entries),
         git_sha=(sha[:8] + ("+dirty" if git.get("dirty") else "")) if sha else None,
-        config=config or {},
+        config=config,
+        notes=[n for n in (config_note, ckpt_note, test_note) if n],
     )
 
 

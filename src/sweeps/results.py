@@ -10,10 +10,11 @@ import yaml
 from optuna.trial import TrialState
 
 from runs.directory import CONFIG_NAME
-from sweeps.study import retried
+from sweeps.study import OBJECTIVE, retried
 
 RUN_DIR = "run_dir"
-#: Written into each trial's run directory: the trial's number, state, value and params.
+#: Written into each trial's run directory: the trial's number, state, value, the sweep's
+#: monitor and direction, the best value reported (also before a pruning) and the params.
 TRIAL_RECORD = "sweep_trial.json"
 PLOTS = {
     "optimization_history.png": "plot_optimization_history",
@@ -34,16 +35,30 @@ def _state(trial: optuna.trial.FrozenTrial, gone: set[int]) -> str:
     return "interrupted" if trial.number in gone else trial.state.name.lower()
 
 
+def _best(trial: optuna.trial.FrozenTrial, direction: str) -> float | None:
+    """The trial's value, or the best it reported before it was pruned or failed (None: none)."""
+    if trial.value is not None:
+        return trial.value
+    reported = list(trial.intermediate_values.values())
+    pick = max if direction == "maximize" else min
+    return pick(reported) if reported else None
+
+
 def record_trial(study: optuna.Study, number: int) -> None:
     """Write the finished trial's record into its run directory (if the run got that far)."""
     trial = study.get_trials(deepcopy=False)[number]
     run_dir = Path(trial.user_attrs[RUN_DIR])
+    objective = study.user_attrs.get(OBJECTIVE) or {}
+    direction = objective.get("direction", study.direction.name.lower())
     if run_dir.is_dir():
         record = {
             "study": study.study_name,
             "number": number,
             "state": _state(trial, retried(study)),
             "value": trial.value,
+            "monitor": objective.get("monitor"),
+            "direction": direction,
+            "best": _best(trial, direction),
             "params": trial.params,
         }
         _replace(run_dir / TRIAL_RECORD, json.dumps(record, indent=2) + "\n")
