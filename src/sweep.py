@@ -29,7 +29,14 @@ from sweeps.results import (  # noqa: E402
     write_trials_csv,
 )  # noqa: E402
 from sweeps.space import Sweep, baseline_params, check_space, short_names, suggest  # noqa: E402
-from sweeps.study import claim_trial, heartbeat, interrupt, open_storage, open_study  # noqa: E402
+from sweeps.study import (  # noqa: E402
+    claim_trial,
+    counted,
+    heartbeat,
+    interrupt,
+    open_storage,
+    open_study,
+)
 from sweeps.trial import (  # noqa: E402
     TrialPruning,
     check_corners,
@@ -110,6 +117,12 @@ def run_trial(sweep: Sweep, study: optuna.Study, storage: BaseStorage, trial: op
     return go_on
 
 
+def all_failed(study: optuna.Study) -> bool:
+    """Whether the study has trials and every one that counts failed."""
+    trials = counted(study)
+    return bool(trials) and all(t.state == TrialState.FAIL for t in trials)
+
+
 def write_tables(study: optuna.Study, sweep: Sweep) -> optuna.trial.FrozenTrial | None:
     """Write `trials.csv` and `best.yaml` into the sweep's folder; return the best trial."""
     sweep.folder.mkdir(parents=True, exist_ok=True)
@@ -150,6 +163,13 @@ def main(args: list[str] | None = None) -> None:
     if best is not None:
         print(f"Best: trial {best.number}, {sweep.monitor} = {best.value:.4f}, {best.params}")
         print(f"Train it again: python src/main.py fit -c {sweep.folder / 'best.yaml'}")
+    if all_failed(study):
+        print(
+            f"error: every trial of sweep {sweep.name} failed (tracebacks above); fix the "
+            "cause, then run the sweep under another `name`",
+            file=sys.stderr,
+        )
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -267,6 +267,78 @@ def test_a_log_range_is_sampled_on_a_log_scale():
     assert 0.4 < sum(width < 100 for width in widths) / len(widths) < 0.6
 
 
+#: A trial as small as a fit gets: one epoch of 2 training batches and 1 validation batch.
+SMALLEST_TRIAL = {
+    "trainer.max_epochs": 1,
+    "trainer.limit_train_batches": 2,
+    "trainer.limit_val_batches": 1,
+}
+
+
+def crash_in(monkeypatch, *versions: str) -> None:
+    """Make the training step of the trials `versions` (all: none given) raise, as a bug would."""
+    from tasks import ImageClassifier
+
+    original = ImageClassifier.training_step
+
+    def training_step(self, batch, batch_idx):
+        if not versions or Path(self.trainer.default_root_dir).name in versions:
+            raise ZeroDivisionError("a bug in training_step")
+        return original(self, batch, batch_idx)
+
+    monkeypatch.setattr(ImageClassifier, "training_step", training_step)
+
+
+def test_a_crashed_trial_is_failed_everywhere_and_never_the_best(tmp_path, monkeypatch, capsys):
+    """Trial 0 crashes in its first training step (a bug), trial 1 completes."""
+    import compare
+    import sweep
+    from runs.records import read_run
+
+    crash_in(monkeypatch, "trial-0000")
+    path = sweep_file(
+        tmp_path, params=LR_ONLY, overrides=SMALLEST_TRIAL, monitor="val/loss", direction="minimize"
+    )
+    sweep.main(["-c", str(path)])
+    out, err = capsys.readouterr()
+    assert "ZeroDivisionError: a bug in training_step" in err, "a bug keeps its traceback"
+    assert "Trial 0: failed (traceback above)" in out
+    folder = tmp_path / "logs" / "t"
+    study = optuna.load_study(study_name="t", storage=f"sqlite:///{folder / 'study.db'}")
+    fail, complete = optuna.trial.TrialState.FAIL, optuna.trial.TrialState.COMPLETE
+    assert [t.state for t in study.trials] == [fail, complete]
+    rows = trials_csv(folder)
+    assert [(row["state"], row["value"]) for row in rows] == [
+        ("fail", ""),
+        ("complete", str(study.trials[1].value)),
+    ]
+    assert read_json(folder / "trial-0000" / "sweep_trial.json")["state"] == "fail"
+    assert (folder / "best.yaml").read_text().startswith("# Best trial 1 of sweep t:")
+    assert study.best_trial.number == 1
+
+    # The run table's best column is the sweep's monitor, as the trial reported it.
+    record = read_json(folder / "trial-0001" / "sweep_trial.json")
+    assert (record["monitor"], record["direction"]) == ("val/loss", "minimize")
+    table = compare.table_rows([read_run(run) for run in sorted(folder.glob("trial-*"))])
+    assert table[0][3] == "best val/loss", "not the ModelCheckpoint's val/acc"
+    assert [row[3] for row in table[1:]] == ["", f"{study.trials[1].value:.4f}"]
+
+
+def test_a_sweep_whose_every_trial_failed_exits_1(tmp_path, monkeypatch, capsys):
+    import sweep
+
+    crash_in(monkeypatch)
+    path = sweep_file(tmp_path, params=LR_ONLY, overrides=SMALLEST_TRIAL, n_trials=1)
+    with pytest.raises(SystemExit) as exit_info:
+        sweep.main(["-c", str(path)])
+    assert exit_info.value.code == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err[-1] == (
+        "error: every trial of sweep t failed (tracebacks above); fix the cause, then run the "
+        "sweep under another `name`"
+    )
+
+
 @pytest.mark.slow
 def test_pruned_and_completed_trials_are_runs_with_results(tmp_path):
     """A good and a hopeless learning rate, each with two dropouts.
