@@ -74,10 +74,17 @@ def tell(study: optuna.Study, trial: optuna.Trial, **result: object) -> bool:
     return True
 
 
-def run_trial(sweep: Sweep, study: optuna.Study, storage: BaseStorage, trial: optuna.Trial) -> bool:
+def run_trial(
+    sweep: Sweep,
+    study: optuna.Study,
+    storage: BaseStorage,
+    trial: optuna.Trial,
+    quiet: bool = False,
+) -> bool:
     """Sample, fit and report one trial (a failed or pruned one does not stop the sweep).
 
-    Returns False when the sampler has nothing left to try.
+    `quiet`: leave out the start-up lines (the worker's first trial printed them). Returns
+    False when the sampler has nothing left to try.
     """
     if sweep.sampler is None:  # seeded per trial: workers sharing a study draw different values
         study.sampler = optuna.samplers.TPESampler(seed=sweep.seed + trial.number)
@@ -89,7 +96,7 @@ def run_trial(sweep: Sweep, study: optuna.Study, storage: BaseStorage, trial: op
     started = time.monotonic()
     try:
         with heartbeat(storage, trial):
-            value = fit_trial(fit_args(sweep, values, version), callback, sweep.direction)
+            value = fit_trial(fit_args(sweep, values, version), callback, sweep.direction, quiet)
     except optuna.TrialPruned:
         result, outcome = (
             {"state": TrialState.PRUNED},
@@ -149,8 +156,10 @@ def main(args: list[str] | None = None) -> None:
         names = short_names(list(recipe))
         own = ", ".join(f"{names[key]}={value}" for key, value in recipe.items())
         print(f"No baseline trial: the configs' own values ({own}) are not all in the space")
+    ran = 0
     while (trial := claim_trial(study, storage, sweep.n_trials, first)) is not None:
-        go_on = run_trial(sweep, study, storage, trial)
+        go_on = run_trial(sweep, study, storage, trial, quiet=ran > 0)
+        ran += 1
         write_tables(study, sweep)  # up to date while the sweep runs
         if not go_on:
             break

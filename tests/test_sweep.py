@@ -1,6 +1,8 @@
 """Optuna sweeps: trials are run directories; bad spaces, pruning, resume, PostgreSQL workers."""
 
+import contextlib
 import csv
+import logging
 import os
 import shutil
 import signal
@@ -289,6 +291,22 @@ def crash_in(monkeypatch, *versions: str) -> None:
     monkeypatch.setattr(ImageClassifier, "training_step", training_step)
 
 
+@contextlib.contextmanager
+def lightning_lines():
+    """Collect the lines Lightning logs (device banner, seed, notes) while the block runs."""
+    lines: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: lines.append(record.getMessage())
+    loggers = [logging.getLogger(name) for name in ("lightning.pytorch", "lightning.fabric")]
+    for logger in loggers:
+        logger.addHandler(handler)
+    try:
+        yield lines
+    finally:
+        for logger in loggers:
+            logger.removeHandler(handler)
+
+
 def test_a_crashed_trial_is_failed_everywhere_and_never_the_best(tmp_path, monkeypatch, capsys):
     """Trial 0 crashes in its first training step (a bug), trial 1 completes."""
     import compare
@@ -339,6 +357,24 @@ def test_a_sweep_whose_every_trial_failed_exits_1(tmp_path, monkeypatch, capsys)
     )
 
 
+def test_only_the_first_trial_of_a_worker_prints_the_start_up_lines(tmp_path, capsys):
+    """The device banner, the seed and the model summary once; every trial's own lines."""
+    import sweep
+
+    path = sweep_file(tmp_path, params=LR_ONLY, overrides=SMALLEST_TRIAL)
+    with lightning_lines() as lines:
+        sweep.main(["-c", str(path)])
+    out = capsys.readouterr().out
+    assert sum(line.startswith("GPU available:") for line in lines) == 1, lines
+    assert sum(line.startswith("Seed set to") for line in lines) == 1, lines
+    assert out.count("Total params") == 1, "the model summary of the first trial only"
+    assert (
+        out.count("Epoch 0/0 done") == 2 and "Trial 0: val/acc" in out and "Trial 1: val/acc" in out
+    )
+    config = (tmp_path / "logs" / "t" / "trial-0001" / "config.yaml").read_text()
+    assert "RichModelSummary" in config, "quieted, not dropped: config.yaml records what ran"
+
+
 @pytest.mark.slow
 def test_pruned_and_completed_trials_are_runs_with_results(tmp_path):
     """A good and a hopeless learning rate, each with two dropouts.
@@ -373,6 +409,7 @@ def test_pruned_and_completed_trials_are_runs_with_results(tmp_path):
         (1e-7, 0.1): "pruned",
     }
     assert "Warning:" not in err, "a sweep's console has no warning a user cannot act on"
+    assert out.count("Total params") == 1 and err.count("GPU available") == 1, "first trial only"
     assert "No baseline trial: the configs' own values (dropout=0.25, lr=0.003)" in out
     rows = {lr: everything[(lr, 0.25)] for lr in (0.01, 1e-7)}
     good, bad = Path(rows[0.01]["run_dir"]), Path(rows[1e-7]["run_dir"])

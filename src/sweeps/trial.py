@@ -1,12 +1,14 @@
 """Run one trial: a `fit` through the template's CLI, in its own run directory."""
 
+import contextlib
 import json
 from typing import Any
 
 import optuna
+from lightning.pytorch.callbacks import ModelSummary
 from optuna_integration import PyTorchLightningPruningCallback
 
-from runs.launch import build_cli, built_classes, resolved_config, validation_keys
+from runs.launch import build_cli, built_classes, quiet_start_up, resolved_config, validation_keys
 from sweeps.space import Sweep, corner_values
 from utils.errors import ConfigError
 
@@ -110,6 +112,17 @@ def check_monitor(sweep: Sweep) -> None:
         )
 
 
+def _no_summary(*args: Any, **kwargs: Any) -> None:
+    """Print nothing (in place of a model summary)."""
+
+
+def hush_summaries(callbacks: list[Any]) -> None:
+    """Keep the model summary callbacks from printing; they stay in the trainer and the config."""
+    for callback in callbacks:
+        if isinstance(callback, ModelSummary):
+            callback.summarize = _no_summary
+
+
 class TrialPruning(PyTorchLightningPruningCallback):
     """Optuna's pruning callback that also keeps the monitored values and logs the params.
 
@@ -143,18 +156,25 @@ class TrialPruning(PyTorchLightningPruningCallback):
         super().on_validation_end(trainer, pl_module)
 
 
-def fit_trial(args: list[str], callback: TrialPruning, direction: str) -> float:
+def fit_trial(
+    args: list[str], callback: TrialPruning, direction: str, quiet: bool = False
+) -> float:
     """Fit with the CLI plus `callback`; return the best monitored value.
 
-    Raises `optuna.TrialPruned` when pruned; any failure of the fit propagates.
+    `quiet`: no start-up lines (device banner, seed, model summary) nor Lightning's notes;
+    the progress lines, warnings and errors stay. Raises `optuna.TrialPruned` when pruned;
+    any failure of the fit propagates.
     """
-    try:
-        cli = build_cli(args, run=False)
-    except SystemExit as done:  # the parser rejected the arguments (message already printed)
-        raise RuntimeError(f"the trial's config was refused (exit code {done.code})") from None
-    cli.trainer.callbacks.insert(0, callback)  # its params reach the loggers with the config
-    with cli.lock.released_after():
-        cli.trainer.fit(cli.model, datamodule=cli.datamodule)
+    with quiet_start_up() if quiet else contextlib.nullcontext():
+        try:
+            cli = build_cli(args, run=False)
+        except SystemExit as done:  # the parser rejected the arguments (message printed)
+            raise RuntimeError(f"the trial's config was refused (exit code {done.code})") from None
+        cli.trainer.callbacks.insert(0, callback)  # its params reach the loggers with the config
+        if quiet:
+            hush_summaries(cli.trainer.callbacks)
+        with cli.lock.released_after():
+            cli.trainer.fit(cli.model, datamodule=cli.datamodule)
     if not callback.values:
         logged = ", ".join(sorted(cli.trainer.callback_metrics)) or "none"
         raise ConfigError(f"monitor {callback.monitor!r} was never logged (logged: {logged})")
