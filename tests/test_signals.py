@@ -186,9 +186,12 @@ def test_two_stops_in_one_epoch_resume_to_the_same_batches_weights_and_metrics(t
     reference = only_run_dir(tmp_path / "reference")
     logs, batches = tmp_path / "logs", tmp_path / "stopped.jsonl"
     stops = [*record, f"--trainer.callbacks.path={batches}", "--trainer.callbacks.stop_at=[11, 14]"]
+    handlers = [signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGINT)]
     with pytest.raises(SystemExit) as stop:
         run_cli("fit", *AUGMENTED_EMA, *stops, "--run.root", str(logs))
     assert stop.value.code == 143
+    given_back = [signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGINT)]
+    assert given_back == handlers, "a stopped fit gives the signals back to their handlers"
     run = only_run_dir(logs)
     for expected_step in (12, 15):
         stopped = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)

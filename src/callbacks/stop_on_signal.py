@@ -89,8 +89,13 @@ class StopOnSignal(Callback):
         self._previous, self._trainer, self._group = {}, None, None
 
     def _replace_lightnings_handler(self) -> None:
-        if self._previous and signal.getsignal(signal.SIGTERM) != self._handle:
+        if not self._previous or self._trainer is None:
+            return
+        if signal.getsignal(signal.SIGTERM) != self._handle:
             signal.signal(signal.SIGTERM, self._handle)
+        # Lightning noted our handlers as the ones to restore at its teardown, which runs
+        # after an exception too (our `teardown` does not): it restores the ones before ours.
+        self._trainer._signal_connector._original_handlers.update(self._previous)
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         if self.signum is not None and signum == signal.SIGINT:
