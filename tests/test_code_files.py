@@ -10,13 +10,20 @@ from runs.code_files import is_secret, new_code_files, secret_pathspecs
     "path",
     [".env", ".env.local", "src/.env.production", "configs/prod.env", "my_secrets.json",
      "configs/API_SECRET.yaml", "credentials.json", "server.pem", "tls.key", "id_rsa",
-     "id_ed25519.pub", ".netrc", "scripts/token.txt", "notebooks/secrets/keys.yaml"],
+     "id_ed25519.pub", ".netrc", "scripts/token.txt", "notebooks/secrets/keys.yaml",
+     "src/.ssh/config", "src/.aws/credentials", "configs/.kube/config", ".docker/config.json",
+     "application_default_credentials.json", "src/service_account.json", "gcp-service-account.json",
+     ".pgpass", ".npmrc", "hf_token", "configs/api_tokens.yaml", "backup.gpg"],
 )  # fmt: skip
 def test_secret_names_are_recognised(path):
     assert is_secret(path)
 
 
-@pytest.mark.parametrize("path", ["src/train.py", "configs/model/simplenet.yaml", "keyboard.py"])
+@pytest.mark.parametrize(
+    "path",
+    ["src/train.py", "configs/model/simplenet.yaml", "keyboard.py", "src/tokenizer.py",
+     "src/data_modules/tokens_dataset.py", "configs/model/tokenizer.yaml"],
+)  # fmt: skip
 def test_code_is_not_a_secret(path):
     assert not is_secret(path)
 

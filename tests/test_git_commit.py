@@ -2,9 +2,11 @@
 
 import logging
 import os
+import secrets
 import shutil
 import subprocess
 import sys
+from unittest.mock import ANY
 
 import pytest
 
@@ -130,6 +132,12 @@ def test_cli_commits_in_the_projects_repository(tmp_path):
     git(project, "add", "-A")
     git(project, *git_env, "commit", "-q", "-m", "template")
     (project / "src" / "models" / "my_net.py").write_text("WIDTH = 8\n")
+    # What a hostile user found committed: an API key, a service account, an SSH config.
+    api_key = secrets.token_hex(20)
+    (project / "configs" / "api_keys.yaml").write_text(f"wandb:\n  api_key: {api_key}\n")
+    (project / "src" / "service_account.json").write_text('{"private_key": "k"}\n')
+    (project / "src" / ".ssh").mkdir()
+    (project / "src" / ".ssh" / "config").write_text("Host cluster\n")
     version = 'x"$(touch PWNED)"'
     args = [*TINY, "--git_commit_before_fit", "true"]
     result = subprocess.run(
@@ -150,8 +158,13 @@ def test_cli_commits_in_the_projects_repository(tmp_path):
     git_record = read_json(run_dir / "provenance.json")["entries"][0]["git"]
     assert git_record["sha"] == head
     assert git_record["committed_before_fit"] is True
-    assert git_record["dirty"] is False
-    assert git(project, "status", "--porcelain") == "", "run outputs must not be left to commit"
+    assert git_record["dirty"] is True, "the secrets stay uncommitted"
+    assert api_key not in git(project, "show", "HEAD") + (run_dir / "git.diff").read_text()
+    assert git_record["secrets_not_in_diff"] == {"configs/api_keys.yaml": ANY}
+    [line] = [line for line in result.stderr.splitlines() if "hold secrets" in line]
+    assert "configs/api_keys.yaml" in line
+    left = git(project, "ls-files", "--modified", "--others", "--exclude-standard").split()
+    assert sorted(left) == ["configs/api_keys.yaml", "src/.ssh/config", "src/service_account.json"]
 
 
 def test_cli_outside_a_repository_warns_and_trains(tmp_path, monkeypatch, caplog):

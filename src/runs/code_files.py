@@ -1,8 +1,9 @@
 """Which files of the repository count as the run's code: what git commits and patches hold.
 
 New (untracked) files are taken only from the code folders, never from the runs' root,
-and never when their name looks like a secret (`.env*`, keys, credentials), even inside a
-code folder; changes to tracked files with such names are left out too.
+and never when their name looks like a secret (`.env*`, keys, credentials, `.ssh/`, cloud
+credential files), even inside a code folder; changes to tracked files with such names are
+left out too. Files whose content holds a secret are found by `runs.secret_scan`.
 """
 
 from fnmatch import fnmatch
@@ -16,21 +17,39 @@ SECRET_NAMES = (
     ".env.*",
     "*.env",
     "*secret*",
-    "*credential*",
+    "*credential*",  # also gcloud's application_default_credentials.json
     "*password*",
-    "*token*",
+    "*token",
+    "*token.*",  # token.txt, hf_token.json; not tokenizer.py
+    "*tokens",
+    "*tokens.*",
+    "*service_account*",
+    "*service-account*",
     "*.pem",
     "*.key",
     "*.p12",
     "*.pfx",
     "*.keystore",
     "*.jks",
+    "*.keytab",
+    "*.gpg",
+    "*.ovpn",
     "id_rsa*",
     "id_dsa*",
     "id_ecdsa*",
     "id_ed25519*",
+    ".ssh",
+    ".gnupg",
+    ".aws",
+    ".azure",
+    ".kube",
+    "kubeconfig",
+    ".docker",
     ".netrc",
+    ".pgpass",
+    ".npmrc",
     ".pypirc",
+    ".htpasswd",
     ".git-credentials",
     "*.kdbx",
 )
@@ -69,5 +88,14 @@ def new_code_files(untracked: list[str], excluded: list[str] = ()) -> list[str]:
 
 
 def secret_pathspecs() -> list[str]:
-    """Pathspecs that leave files with secret names out of `git add` and `git diff`."""
-    return [f":(exclude,icase,glob)**/{pattern}" for pattern in SECRET_NAMES]
+    """Pathspecs that leave files with secret names, and folders' files, out of `git add`/`diff`."""
+    return [
+        f":(exclude,icase,glob)**/{pattern}{inside}"
+        for pattern in SECRET_NAMES
+        for inside in ("", "/**")
+    ]
+
+
+def literal_exclusions(paths: list[str]) -> list[str]:
+    """Pathspecs that leave exactly these paths (relative to the repository's top) out."""
+    return [f":(top,exclude,literal){path}" for path in paths]

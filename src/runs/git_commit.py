@@ -7,6 +7,7 @@ from lightning.pytorch.utilities import rank_zero_info, rank_zero_only
 
 from runs.code_files import new_code_files, secret_pathspecs
 from runs.git import Git, GitError
+from runs.secret_scan import files_with_secrets, left_out_line
 
 log = logging.getLogger(__name__)
 
@@ -15,9 +16,11 @@ class GitCommit:
     """Commit changes of tracked files and new code files, with the run in the message.
 
     New files are taken from the code folders only (`src/ configs/ scripts/ notebooks/
-    tests/`, see `runs.code_files`), never from the excluded folders (the runs' root), and
-    files whose names look like secrets (`.env*`, keys, credentials) are never staged. The
-    committed files are listed in `files` (and the run's provenance). Problems (not a
+    tests/`, see `runs.code_files`), never from the excluded folders (the runs' root);
+    files whose names look like secrets (`.env*`, keys, credentials, `.ssh/`) are never
+    staged, and files whose content holds one (`runs.secret_scan`) are left out with one
+    warning line and listed in `secrets`. The committed files are listed in `files` (and
+    the run's provenance). Problems (not a
     repository, git missing, no user identity, a failing hook) print one warning and
     training goes on; with nothing to commit the current HEAD is used. The
     commit's sha is in `sha` afterwards and goes into the run's provenance. Rank zero only.
@@ -42,6 +45,8 @@ class GitCommit:
         self.done = False
         #: The files of the commit (staged changes: tracked files and new code files).
         self.files: list[str] = []
+        #: The files left out because their content holds a secret, with what was found.
+        self.secrets: dict[str, str] = {}
 
     def _excluded(self, top: Path) -> list[str]:
         """The excluded folders inside the repository, relative to its top."""
@@ -65,8 +70,11 @@ class GitCommit:
         new = new_code_files([name for name in untracked.split("\0") if name], excluded)
         if new:
             git.run("add", "--", *new)
-        staged = git.run("diff", "--cached", "--name-only", "-z").stdout
-        self.files = [name for name in staged.split("\0") if name]
+        self.secrets = files_with_secrets(top, _staged(git))
+        if self.secrets:
+            git.run("reset", "--quiet", "--", *self.secrets)
+            log.warning(left_out_line("--git_commit_before_fit", self.secrets))
+        self.files = _staged(git)
 
     def commit(self) -> str | None:
         """Commit now (once); return the sha the run uses, or None when there is none."""
@@ -101,3 +109,9 @@ class GitCommit:
         self.sha = self.git.head()
         self.committed = True
         rank_zero_info(f"--git_commit_before_fit: committed {self.sha} ({self.message!r})")
+
+
+def _staged(git: Git) -> list[str]:
+    """The files with staged changes, relative to the repository's top."""
+    staged = git.run("diff", "--cached", "--name-only", "-z").stdout
+    return [name for name in staged.split("\0") if name]

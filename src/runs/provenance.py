@@ -10,6 +10,7 @@ import filecmp
 import importlib.metadata
 import itertools
 import json
+import logging
 import os
 import platform
 import re
@@ -17,6 +18,7 @@ import shutil
 import socket
 import sys
 import sysconfig
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -24,18 +26,19 @@ from typing import Any
 from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.utilities import rank_zero_only
 
-from runs.code_files import new_code_files, secret_pathspecs
+from runs.code_files import literal_exclusions, new_code_files, secret_pathspecs
 from runs.directory import run_dir
 from runs.git import Git, GitError
 from runs.git_commit import GitCommit
 from runs.run_status import set_status, status_of, write_json
+from runs.secret_scan import files_with_secrets, left_out_line
+
+log = logging.getLogger(__name__)
 
 PROVENANCE_NAME = "provenance.json"
 FORMAT_VERSION = 1
 #: The template's own entry point; launching through it copies nothing.
 TEMPLATE_MAIN = Path(__file__).resolve().parents[1] / "main.py"
-#: git's id of the empty tree, the base of the diff in a repository without commits.
-EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 #: New files larger than this, or beyond this many, are listed but left out of the patch.
 MAX_UNTRACKED_BYTES = 1_000_000
 MAX_UNTRACKED_FILES = 100
@@ -120,8 +123,15 @@ def _copy_into(source: Path, folder: Path) -> str:
     return target.name
 
 
-def git_state(git: Git, run_dir: Path, diff_name: str) -> dict[str, Any]:
-    """The sha of HEAD, whether the tree is dirty and, if so, a patch written to `diff_name`."""
+def git_state(
+    git: Git, run_dir: Path, diff_name: str, warned: Iterable[str] = ()
+) -> dict[str, Any]:
+    """The sha of HEAD, whether the tree is dirty and, if so, a patch written to `diff_name`.
+
+    Files whose content holds a secret are left out of the patch and listed under
+    `secrets_not_in_diff`, with one warning line unless all of them are in `warned` (the
+    files `--git_commit_before_fit` already warned about).
+    """
     try:
         top = git.toplevel()
         sha = git.head()
@@ -132,28 +142,37 @@ def git_state(git: Git, run_dir: Path, diff_name: str) -> dict[str, Any]:
     if not status:
         return state
     top_git = Git(top)
-    diff = ["diff", "--no-color", "--no-ext-diff", "--binary", sha or EMPTY_TREE]
-    patch = top_git.run(*diff, "--", ":/", *secret_pathspecs()).stdout
+    base = sha or top_git.run("hash-object", "-t", "tree", "/dev/null").stdout.strip()
+    tracked = ["--", ":/", *secret_pathspecs()]
+    changed = top_git.run("diff", "--name-only", "-z", base, *tracked).stdout.split("\0")
     untracked = top_git.run("ls-files", "--others", "--exclude-standard", "-z").stdout.split("\0")
     untracked = [name for name in untracked if name]
     code = set(new_code_files(untracked))  # the same rule as --git_commit_before_fit
-    left_out = []
-    for index, name in enumerate(untracked):
-        file = top / name
-        if (
-            name not in code
-            or index >= MAX_UNTRACKED_FILES
-            or not file.is_file()
-            or file.stat().st_size > MAX_UNTRACKED_BYTES
-        ):
-            left_out.append(name)
-            continue
-        done = top_git.run(
-            "diff", "--no-color", "--no-index", "--binary", "--", "/dev/null", name, check=False
-        )
-        patch += done.stdout
+    new = [
+        name
+        for index, name in enumerate(untracked)
+        if name in code
+        and index < MAX_UNTRACKED_FILES
+        and (top / name).is_file()
+        and (top / name).stat().st_size <= MAX_UNTRACKED_BYTES
+    ]
+    secrets = files_with_secrets(top, [name for name in changed if name] + new)
+    if set(secrets) - set(warned):
+        log.warning(left_out_line(f"The run's patch {diff_name}", secrets))
+    diff = ["diff", "--no-color", "--no-ext-diff", "--binary", base]
+    patch = top_git.run(*diff, *tracked, *literal_exclusions(list(secrets))).stdout
+    for name in new:
+        if name not in secrets:
+            patch += top_git.run(
+                "diff", "--no-color", "--no-index", "--binary", "--", "/dev/null", name,
+                check=False,
+            ).stdout  # fmt: skip
     (run_dir / diff_name).write_text(patch)
-    state.update(diff=diff_name, untracked=untracked, untracked_not_in_diff=left_out)
+    left_out = [name for name in untracked if name not in new or name in secrets]
+    state.update(
+        diff=diff_name, untracked=untracked, untracked_not_in_diff=left_out,
+        secrets_not_in_diff=secrets,
+    )  # fmt: skip
     return state
 
 
@@ -216,7 +235,12 @@ class Provenance(Callback):
             "status": "running",  # until the fit ends (see runs.run_status)
             "seed": int(seed) if seed is not None else None,
             "ckpt_path": str(ckpt_path) if ckpt_path else None,
-            "git": git_state(self.git, folder, "git.diff" if number == 0 else f"git-{number}.diff"),
+            "git": git_state(
+                self.git,
+                folder,
+                "git.diff" if number == 0 else f"git-{number}.diff",
+                warned=git_commit.secrets if git_commit is not None else (),
+            ),
             "versions": versions(),
             "entry_point": None,
         }
