@@ -153,9 +153,9 @@ class ColorSquares(InMemoryImageDataModule):
         return {"train": (images[:210], labels[:210]), "test": (images[210:], labels[210:])}
 
 
-def start_script(script: str, *args: str) -> subprocess.Popen:
+def start_script(script: str, *args: str, env: dict | None = None) -> subprocess.Popen:
     """Start `python src/<script> ARGS` (e.g. sweep.py, kfold.py, main.py), output captured."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}
     env.pop("RUN_VERSION", None)
     return subprocess.Popen(
         [sys.executable, str(ROOT / "src" / script), *args],
@@ -167,7 +167,7 @@ def start_script(script: str, *args: str) -> subprocess.Popen:
     )
 
 
-def wait_for(path: Path, process: subprocess.Popen, timeout: float = 300) -> None:
+def wait_for(path: Path, process: subprocess.Popen, timeout: float = 600) -> None:
     """Wait until `path` exists while `process` runs (fails if it ends or time runs out)."""
     import time
 

@@ -1,16 +1,20 @@
 """k-fold cross-validation: stratified folds of the train part, kfold.py runs and summary."""
 
 import json
+import os
 import signal
 import subprocess
+from pathlib import Path
 
 import pytest
 import torch
+from lightning.pytorch import Callback
 
 from data_modules import DigitsDataModule
 from data_modules.folds import TooManyFolds, fold_split
 from data_modules.in_memory import InMemoryImageDataModule
-from helpers import DIGITS, cli_error, read_json, start_script, wait_for
+from helpers import DIGITS, ROOT, cli_error, read_json, start_script
+from runs.directory import run_dir
 
 FOLDS = 3
 #: One fold: 3 epochs of 3 training batches.
@@ -81,8 +85,8 @@ def test_bad_fold_arguments_are_refused(kwargs, message):
 
 
 def start_kfold(*args: str) -> subprocess.Popen:
-    """Start `python src/kfold.py ARGS` in a subprocess."""
-    return start_script("kfold.py", *args)
+    """Start `python src/kfold.py ARGS` in a subprocess that can import this file's callback."""
+    return start_script("kfold.py", *args, env={"PYTHONPATH": str(ROOT / "tests")})
 
 
 def test_kfold_with_too_few_folds_is_one_error(tmp_path, capsys):
@@ -139,14 +143,29 @@ def test_fit_with_more_folds_than_images_of_a_class_is_one_error(tmp_path, capsy
     assert not any(tmp_path.iterdir()), "no run directory is left"
 
 
+class KillOnce(Callback):
+    """SIGKILLs its own process at the first training batch of the run named `run`, once (the
+    `marker` file remembers), as a preempted job dies: at that point, whatever the load."""
+
+    def __init__(self, run: str, marker: str) -> None:
+        self.run, self.marker = run, Path(marker)
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        """Die here the first time."""
+        if run_dir(trainer).name == self.run and not self.marker.exists():
+            self.marker.touch()
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
 @pytest.mark.slow
 def test_an_interrupted_kfold_continues_and_summarises_every_fold(tmp_path):
     args = [*DIGITS, "--num_folds", str(FOLDS), "--run.root", str(tmp_path), "--run.name", "cv"]
+    args += ["--trainer.callbacks+=test_kfold.KillOnce", "--trainer.callbacks.run=fold-1"]
+    args += [f"--trainer.callbacks.marker={tmp_path / 'killed'}"]
     experiment = tmp_path / "cv"
     process = start_kfold(*args, *TINY_FOLD)
-    wait_for(experiment / "fold-1" / "config.yaml", process)  # fold 1 is training
-    process.send_signal(signal.SIGKILL)
-    process.wait()
+    process.communicate(timeout=600)
+    assert process.returncode == -signal.SIGKILL, "killed in fold 1's first batch"
     assert (experiment / "fold-0" / "validate_metrics.json").is_file()
     assert not (experiment / "fold-1" / "validate_metrics.json").exists()
 

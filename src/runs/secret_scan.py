@@ -21,7 +21,8 @@ def files_with_secrets(top: Path, paths: Iterable[str]) -> dict[str, str]:
 
     Returns each such path with the kinds found (e.g. `Private Key, Secret Keyword`).
     Missing files (deleted ones), folders, binary files and files larger than
-    `MAX_SCANNED_BYTES` have nothing to scan. A notebook is scanned as text (so a picture is no key).
+    `MAX_SCANNED_BYTES` have nothing to scan. A notebook is scanned as text (so that a
+    picture is no key).
     """
     files = [
         path
