@@ -1,4 +1,4 @@
-"""The files around the code: CI script, Makefile, requirements, .gitignore, README."""
+"""The files around the code: CI script, Makefile, requirements, .gitignore, READMEs."""
 
 import re
 import shutil
@@ -47,6 +47,7 @@ def test_gitignore_keeps_data_logs_secrets_and_the_venv_out(tmp_path):
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
     shutil.copy(ROOT / ".gitignore", tmp_path / ".gitignore")
     ignored = ["data/mnist.bin", "logs/default/run/config.yaml", ".env", ".venv/bin/python"]
+    ignored += ["site/index.html"]  # `mkdocs build`
     kept = ["data/.gitkeep", "logs/.gitkeep", ".env.example", "src/main.py"]
     out = git(tmp_path, "check-ignore", "--no-index", *ignored, *kept)
     assert out.split() == ignored
@@ -64,7 +65,9 @@ def test_requirements_accept_the_local_torch_and_name_every_package():
     assert needed <= set(specs)
 
 
-@pytest.mark.parametrize("readme", ["README.md", "README_ZH.md"])
+@pytest.mark.parametrize(
+    "readme", ["README.md", "README_ZH.md", "docs/index.md", "docs/getting-started.md"]
+)
 def test_quick_start_is_make_train_and_make_test(readme):
     text = (ROOT / readme).read_text()
     block = re.search(r"```bash\n(.*?)```", text, re.S).group(1)
