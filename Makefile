@@ -19,9 +19,10 @@ help:  ## List the targets
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
 
-$(STAMP): requirements.txt requirements-dev.txt $(if $(PYTHON),,$(VENV)/bin/python)
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml $(if $(PYTHON),,$(VENV)/bin/python)
 	$(PY) -m pip install --upgrade pip
 	$(PY) -m pip install -r requirements-dev.txt
+	$(PY) -m pip install --no-deps -e .
 	touch $(STAMP)
 
 install: $(STAMP)  ## Create .venv (unless PYTHON is set) and install the requirements

@@ -3,16 +3,12 @@
 .venv/bin/python benchmarks/data_loading.py
 """
 
-import sys
 import time
-from pathlib import Path
 
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-
-from data_modules import DigitsDataModule  # noqa: E402
+from data_modules import DigitsDataModule
 
 
 def epoch_seconds(loader: DataLoader, epochs: int = 20) -> float:

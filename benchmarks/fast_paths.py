@@ -23,7 +23,6 @@ from unittest import mock
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
 
 VARIANTS = {
     "DataLoader, 32-true": ["--data.device_resident", "false", "--trainer.precision", "32-true",
@@ -61,7 +60,7 @@ def train_seconds(data_dir: Path, logs: Path, extra: list[str], batches: int | N
     import torch
     from lightning.pytorch.callbacks import Callback
 
-    from cli import CLI
+    from runforge.cli.cli import CLI
 
     ends: list[float] = []
 

@@ -13,11 +13,10 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from data_modules import ImageFolderDataModule  # noqa: E402
-from helpers import write_shapes_folder  # noqa: E402
+from helpers import write_shapes_folder
+from runforge.data import ImageFolderDataModule
 
 
 def timed_setup(root: Path, cache: Path, size: int) -> float:

@@ -14,7 +14,6 @@ one process on one torch thread; figures are medians over the repetitions.
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -22,17 +21,14 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from lightning.pytorch import Callback, Trainer
+from torchmetrics import MeanMetric
+from torchmetrics.classification import MulticlassAccuracy
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-
-from lightning.pytorch import Callback, Trainer  # noqa: E402
-from torchmetrics import MeanMetric  # noqa: E402
-from torchmetrics.classification import MulticlassAccuracy  # noqa: E402
-
-from cli import CLI  # noqa: E402
-from data_modules import DigitsDataModule  # noqa: E402
-from models import SimpleNet  # noqa: E402
-from optim import WarmupSchedule  # noqa: E402
+from data_modules import DigitsDataModule
+from models import SimpleNet
+from runforge.cli.cli import CLI
+from runforge.optim import WarmupSchedule
 
 ROOT = Path(__file__).resolve().parents[1]
 

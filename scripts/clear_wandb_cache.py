@@ -20,8 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # Same bootstrap as src/main.py: project root, `.env` (WANDB_API_KEY, ...), root as cwd.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-from utils.bootstrap import setup_project  # noqa: E402
+from runforge.bootstrap import setup_project
 
 setup_project(__file__)
 

@@ -10,16 +10,16 @@ class or a config and it is listed, with the first line of its docstring or comm
 import importlib
 import inspect
 import pkgutil
-import sys
 from pathlib import Path
 
-# Same bootstrap as src/main.py: project root as working directory, src/ on sys.path.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-from utils.bootstrap import setup_project  # noqa: E402
+# Same bootstrap as src/main.py: the project root as working directory, `.env` loaded.
+from runforge.bootstrap import setup_project
 
 ROOT = setup_project(__file__)
-#: The slot of the networks: plain `nn.Module`s in `src/models/`.
-NET = "net: torch.nn.Module in models/ (--model.net, also torchvision.models.*)"
+#: The slot of the networks: plain `nn.Module`s of the project (any of its packages).
+NET = "net: torch.nn.Module (--model.net, also torchvision.models.*)"
+#: The engine's package: its classes are listed in every slot but the networks'.
+ENGINE = "runforge"
 
 
 def _slots() -> list[tuple[str, type | tuple[type, ...]]]:
@@ -30,7 +30,7 @@ def _slots() -> list[tuple[str, type | tuple[type, ...]]]:
     from torch.optim.lr_scheduler import LRScheduler
     from torchmetrics import Metric
 
-    from optim.schedules import RunSchedule
+    from runforge.optim.schedules import RunSchedule
 
     return [
         ("data: LightningDataModule (--data)", LightningDataModule),
@@ -52,22 +52,22 @@ def _first_line(text: str | None) -> str:
 
 
 def _short_path(cls: type) -> str:
-    """`package.Class` when the package exports the class (as configs name it), else its module."""
-    package = cls.__module__.split(".")[0]
-    if getattr(sys.modules[package], cls.__name__, None) is cls:
-        return f"{package}.{cls.__name__}"
+    """`package.Class` from the nearest package that exports the class (as configs name it)."""
+    parts = cls.__module__.split(".")
+    for end in range(len(parts) - 1, 0, -1):
+        package = importlib.import_module(".".join(parts[:end]))
+        if getattr(package, cls.__name__, None) is cls:
+            return f"{package.__name__}.{cls.__name__}"
     return f"{cls.__module__}.{cls.__name__}"
 
 
 def discover(src: Path) -> dict[str, list[tuple[str, str]]]:
     """Each slot's classes defined in the packages under `src`: (class path, first doc line)."""
-    if str(src) not in sys.path:
-        sys.path.insert(0, str(src))
     slots = _slots()
     found: dict[str, dict[str, str]] = {slot: {} for slot, _ in slots}
     for top in pkgutil.iter_modules([str(src)]):
         if not top.ispkg:
-            continue  # main.py, cli.py: entry points, not components
+            continue  # main.py, runforge/cli/cli.py: entry points, not components
         package = importlib.import_module(top.name)
         names = [top.name] + [
             info.name for info in pkgutil.walk_packages(package.__path__, f"{top.name}.")
@@ -77,8 +77,8 @@ def discover(src: Path) -> dict[str, list[tuple[str, str]]]:
                 if name.startswith("_") or cls.__module__ != module.__name__:
                     continue
                 slot = next((slot for slot, base in slots if issubclass(cls, base)), None)
-                if slot == NET and top.name != "models":
-                    continue  # a module that serves a callback or a task, not a network
+                if slot == NET and top.name == ENGINE:
+                    continue  # the engine's modules serve its callbacks and tasks
                 if slot is not None:
                     found[slot][_short_path(cls)] = _first_line(cls.__doc__)
     return {slot: sorted(classes.items()) for slot, classes in found.items() if classes}

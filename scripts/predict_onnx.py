@@ -3,13 +3,13 @@
     python scripts/predict_onnx.py logs/<name>/<version>/export/<checkpoint>.onnx photos/ \
         [more files or folders] [--output predictions.csv] [--top_k 3]
 
-The model is one exported by `callbacks.ONNXExport` (configs/callbacks/onnx_export.yaml): it
-takes images as the data stores them (uint8, preprocessing built in) and returns class
-logits; its metadata holds the class names and the pixel scale. Each image is converted
-to the model's channels (Pillow's RGB / L) and resized to its height and width (bilinear,
-antialiased), like `ImageFolderDataModule` does with torchvision. Prints (or writes) a CSV
-with the columns of `predict`'s predictions.csv: path, label (a parent folder named after
-a class), pred, pred_name, prob and the runners-up.
+The model is one exported by `runforge.callbacks.ONNXExport`
+(configs/callbacks/onnx_export.yaml): it takes images as the data stores them (uint8,
+preprocessing built in) and returns class logits; its metadata holds the class names and
+the pixel scale. Each image is converted to the model's channels (Pillow's RGB / L) and
+resized to its height and width (bilinear, antialiased), like `ImageFolderDataModule` does
+with torchvision. Prints (or writes) a CSV with the columns of `predict`'s predictions.csv:
+path, label (a parent folder named after a class), pred, pred_name, prob and the runners-up.
 """
 
 import argparse

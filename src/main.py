@@ -4,11 +4,11 @@
 python src/main.py fit -c configs/data/digits.yaml -c configs/model/simplenet.yaml
 """
 
-from utils.bootstrap import setup_project
+from runforge.bootstrap import setup_project
 
 setup_project(__file__)
 
-from cli import main  # noqa: E402  (needs the root set up first)
+from runforge.cli.cli import main  # noqa: E402  (needs the root set up first)
 
 if __name__ == "__main__":
     main()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from data_modules.in_memory import InMemoryImageDataModule
+from runforge.data.in_memory import InMemoryImageDataModule
 
 ROOT = Path(__file__).resolve().parents[1]
 DIGITS = ["-c", "configs/data/digits.yaml", "-c", "configs/model/simplenet.yaml"]
@@ -41,7 +41,7 @@ def run_cli(*args: str):
     """Run the CLI in this process (faster than a subprocess); return the CLI object."""
     from unittest import mock
 
-    from cli import CLI
+    from runforge.cli.cli import CLI
 
     try:
         with mock.patch.object(sys, "argv", ["src/main.py"]):
@@ -121,7 +121,7 @@ def cli_error(capsys, *args: str) -> str:
 
     import pytest
 
-    from cli import main
+    from runforge.cli.cli import main
 
     with mock.patch.object(sys, "argv", ["src/main.py"]), pytest.raises(SystemExit) as exited:
         main(list(args))

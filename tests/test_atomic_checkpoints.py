@@ -1,4 +1,4 @@
-"""Checkpoints are written whole or not at all, in their own folder (`runs.AtomicCheckpointIO`)."""
+"""Checkpoints are written whole or not at all, in their own folder (`AtomicCheckpointIO`)."""
 
 import errno
 import io
@@ -14,9 +14,9 @@ from unittest import mock
 import pytest
 import torch
 
-from cli import main
 from helpers import DIGITS, only_run_dir, run_main
-from runs.atomic_checkpoint import AtomicCheckpointIO, CheckpointWriteError
+from runforge.checkpoints.atomic import AtomicCheckpointIO, CheckpointWriteError
+from runforge.cli.cli import main
 
 #: A network whose checkpoint (weights and AdamW state) is about 10 MB.
 BIG_NET = ["--model.net.hidden_size", "3000"]

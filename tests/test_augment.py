@@ -8,9 +8,9 @@ from torchvision.transforms import v2
 
 import helpers
 from data_modules import DigitsDataModule
-from data_modules.augment import BatchAugment
 from helpers import DIGITS, TINY, only_run_dir, run_cli
-from utils.errors import ConfigError
+from runforge.data.augment import BatchAugment
+from runforge.errors import ConfigError
 
 CROP = v2.RandomResizedCrop(size=(16, 16), scale=(0.1, 0.3), antialias=True)
 
@@ -112,7 +112,7 @@ def test_transforms_that_change_the_size_are_a_config_error(twins):
 
 
 def test_the_shipped_crop_keeps_each_images_size_and_crops():
-    from data_modules.crops import RandomResizedCrop
+    from runforge.data.crops import RandomResizedCrop
 
     torch.manual_seed(0)
     image = torch.arange(3 * 32 * 32, dtype=torch.float32).view(3, 32, 32) / (3 * 32 * 32)

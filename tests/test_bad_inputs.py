@@ -13,9 +13,9 @@ from unittest import mock
 import pytest
 import torch
 
-from cli import main
 from helpers import DIGITS, ROOT, TINY
-from runs.command_line import check_command_line
+from runforge.cli.cli import main
+from runforge.runs.command_line import check_command_line
 
 # ruff: noqa: E501  (the table of cases below reads best one case a line)
 MARKER = "payload-ran"

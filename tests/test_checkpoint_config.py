@@ -153,7 +153,7 @@ def test_a_crafted_checkpoint_imports_nothing_and_changes_no_setting(run, tmp_pa
 def test_a_model_that_makes_its_layers_later_is_not_refused():
     from lightning.pytorch import LightningModule
 
-    from runs.checkpoint_config import mismatched_tensors
+    from runforge.checkpoints.config_over_checkpoint import mismatched_tensors
 
     class LaterLayers(LightningModule):
         def configure_model(self):

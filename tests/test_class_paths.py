@@ -1,4 +1,4 @@
-"""Class paths checked by slot (`utils.class_paths`): subclasses and factories of the base only."""
+"""Class paths checked by slot (`runforge.cli.class_paths`): subclasses, factories of the base."""
 
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -8,8 +8,8 @@ import torch
 from jsonargparse import Namespace
 from torch import nn
 
-from utils.class_paths import ANY_CLASS, check_class_paths, refusal, slot_bases
-from utils.errors import ConfigError
+from runforge.cli.class_paths import ANY_CLASS, check_class_paths, refusal, slot_bases
+from runforge.errors import ConfigError
 
 
 def make_net() -> nn.Linear:
@@ -70,7 +70,7 @@ def test_the_whole_config_is_walked_through_init_args_lists_and_dicts():
             optimizer=Namespace(class_path="torch.optim.AdamW", init_args=Namespace(lr=0.1)),
         ),
     )
-    trainer = Namespace(callbacks=[Namespace(class_path="callbacks.Curves")])
+    trainer = Namespace(callbacks=[Namespace(class_path="runforge.callbacks.Curves")])
     check_class_paths(Namespace(model=task, trainer=trainer))  # all fit
     task.init_args.metrics["worst"] = Namespace(class_path="torch.nn.Linear")
     with pytest.raises(ConfigError, match=r"^model\.init_args\.metrics\.worst: torch\.nn\.Linear"):

@@ -11,7 +11,11 @@ import yaml
 from helpers import DIGITS, ROOT, TINY, only_run_dir, read_json, run_cli, run_main
 
 N_DIGITS_TEST = 359  # 20 % of scikit-learn's 1,797 digits
-WARMUP = ["--model.lr_scheduler", "optim.WarmupSchedule", "--model.lr_scheduler.warmup_steps"]
+WARMUP = [
+    "--model.lr_scheduler",
+    "runforge.optim.WarmupSchedule",
+    "--model.lr_scheduler.warmup_steps",
+]
 
 
 def test_fit_leaves_one_run_directory(trained_run):

@@ -7,10 +7,10 @@ import pytest
 import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
-import cli
 from data_modules import DigitsDataModule, MNISTDataModule
 from helpers import DIGITS, ROOT, only_run_dir, read_json, run_cli
 from logger_readers import tensorboard_scalars
+from runforge.cli import cli
 from tasks import ImageClassifier
 
 TINY = ["--trainer.max_epochs", "1", "--trainer.limit_train_batches", "3"]
@@ -77,7 +77,7 @@ def test_extra_eval_sets_are_logged_by_name_while_val_acc_still_drives_checkpoin
     )  # fmt: skip
     run = only_run_dir(logs)
     tested = read_json(run / "test_metrics.json")
-    per_class = ("test/precision/", "test/recall/", "test/f1/")  # callbacks.TestReport's
+    per_class = ("test/precision/", "test/recall/", "test/f1/")  # runforge.callbacks.TestReport's
     overall = {key for key in tested if not key.startswith(per_class)}
     assert overall == {"test/acc", "test/loss", "test/acc/digits", "test/loss/digits"}
     assert tested["test/acc/digits"] != tested["test/acc"]
@@ -123,7 +123,7 @@ def test_runs_without_a_logger_or_with_lightnings_default(tmp_path, logger, has_
 
 
 def test_built_without_running_it_prepares_a_fit(tmp_path):
-    from cli import CLI
+    from runforge.cli.cli import CLI
 
     logs = tmp_path / "logs"
     cli = CLI(args=[*DIGITS, "--run.root", str(logs), *TINY], run=False)

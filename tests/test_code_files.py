@@ -3,7 +3,7 @@
 import pytest
 
 from helpers import git
-from runs.code_files import is_secret, new_code_files, secret_pathspecs
+from runforge.git.code_files import is_secret, new_code_files, secret_pathspecs
 
 
 @pytest.mark.parametrize(

@@ -26,7 +26,7 @@ def experiment(tmp_path_factory):
 
 
 def test_the_table_shows_status_metrics_and_the_differing_keys(experiment, capsys, tmp_path):
-    import compare
+    from runforge.many import compare
 
     compare.main([str(experiment), "--csv", str(tmp_path / "runs.csv")])
     out = capsys.readouterr().out
@@ -49,7 +49,7 @@ def test_the_table_shows_status_metrics_and_the_differing_keys(experiment, capsy
 
 
 def test_a_folder_without_runs_is_one_error(tmp_path, capsys):
-    import compare
+    from runforge.many import compare
 
     with pytest.raises(SystemExit) as exit_info:
         compare.main([str(tmp_path)])
@@ -82,7 +82,7 @@ BROKEN = ["random-ckpt", "truncated-ckpt", "not-a-checkpoint", "non-numeric-metr
 
 
 def test_a_broken_run_is_shown_with_a_note_and_the_others_as_usual(experiment, capsys, tmp_path):
-    import compare
+    from runforge.many import compare
 
     copy = tmp_path / "exp"
     shutil.copytree(experiment / "a", copy / "a")
@@ -110,7 +110,7 @@ def test_a_broken_run_is_shown_with_a_note_and_the_others_as_usual(experiment, c
 
 
 def test_a_csv_that_cannot_be_written_is_one_error(experiment, capsys, tmp_path):
-    import compare
+    from runforge.many import compare
 
     (tmp_path / "file").write_text("")
     with pytest.raises(SystemExit) as exit_info:
@@ -124,8 +124,8 @@ def test_a_csv_that_cannot_be_written_is_one_error(experiment, capsys, tmp_path)
 
 def test_the_best_column_of_sweep_trials_is_the_sweeps_monitor(experiment, tmp_path):
     """A sweep that minimised val/loss: its value, not the ModelCheckpoint's val/acc."""
-    import compare
-    from runs.records import read_run
+    from runforge.many import compare
+    from runforge.records.read_run import read_run
 
     records = {"trial-0000": (0.25, "complete"), "trial-0001": (0.75, "pruned")}
     for version, (best, state) in records.items():
@@ -148,7 +148,7 @@ class Explode(Callback):
 
 @pytest.mark.slow
 def test_finished_killed_and_failed_runs_have_their_status(tmp_path):
-    import compare
+    from runforge.many import compare
 
     logs = tmp_path / "logs"
     common = [*DIGITS, "--run.root", str(logs), "--run.name", "exp"]
@@ -173,7 +173,7 @@ def test_a_running_status_of_a_live_process_is_running(experiment, tmp_path):
     import os
     import shutil
 
-    from runs.records import read_run
+    from runforge.records.read_run import read_run
 
     run = tmp_path / "exp" / "live"
     shutil.copytree(experiment / "a", run)

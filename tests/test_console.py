@@ -8,7 +8,7 @@ from lightning.pytorch.utilities import rank_zero_info
 from lightning.pytorch.utilities._pytree import _tree_flatten
 
 from helpers import DIGITS, run_main
-from utils.quiet import quiet_lightning
+from runforge.cli.quiet import quiet_lightning
 
 
 def test_the_default_fit_prints_no_warning_or_tip(tmp_path):

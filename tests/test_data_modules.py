@@ -5,8 +5,8 @@ import torch
 import torch.nn.functional as F
 
 from data_modules import DigitsDataModule, MNISTDataModule
-from data_modules.tensor_dataset import TensorBatchDataset
-from utils.errors import ConfigError
+from runforge.data.tensor_dataset import TensorBatchDataset
+from runforge.errors import ConfigError
 
 
 def _rows(images: torch.Tensor) -> set[bytes]:

@@ -4,9 +4,9 @@ import pytest
 import torch
 
 from data_modules import DigitsDataModule
-from data_modules.device_loader import DeviceBatches
-from data_modules.resumable import EpochSampler
 from helpers import DIGITS, only_run_dir, run_cli, run_main
+from runforge.data.device_loader import DeviceBatches
+from runforge.data.resumable import EpochSampler
 
 LOADERS = {"train": "train_dataloader", "val": "val_dataloader", "test": "test_dataloader"}
 
@@ -70,7 +70,7 @@ def test_ddp_shards_are_disjoint_and_cover_the_data(monkeypatch):
     for train in (True, False):
         shards = []
         for rank in (0, 1):  # training shards come from the EpochSampler's process group
-            monkeypatch.setattr("data_modules.resumable._replicas", lambda r=rank: (2, r))
+            monkeypatch.setattr("runforge.data.resumable._replicas", lambda r=rank: (2, r))
             shards.append(DeviceBatches.for_trainer(images, labels, 2, train, FakeDDPTrainer(rank)))
         assert [len(s) for s in shards] == [3, 3]  # 5 images each, in batches of 2
         first, second = ([y for _, batch in shard for y in batch.tolist()] for shard in shards)

@@ -18,8 +18,8 @@ import pytest
 import yaml
 
 from helpers import ROOT, TINY, only_run_dir, read_json, run_cli
-from runs.directory import RunDirectory
-from utils.parser import Flags
+from runforge.cli.parser import Flags
+from runforge.runs.directory import RunDirectory
 
 DOCS = ROOT / "docs"
 PAGES = sorted(DOCS.glob("*.md"))

@@ -11,8 +11,8 @@ from unittest.mock import ANY
 import pytest
 
 from helpers import DIGITS, GIT_IDENTITY, ROOT, TINY, git, only_run_dir, read_json, run_cli
-from runs.git import Git
-from runs.git_commit import GitCommit
+from runforge.git.commit import GitCommit
+from runforge.git.git import Git
 
 
 def test_commits_changes_and_new_code_files_never_secrets_runs_or_other_files(git_repo):

@@ -8,10 +8,10 @@ import pytest
 import torch
 from PIL import Image
 
-from data_modules import ImageFolderDataModule, folder_cache
-from data_modules.folder_cache import channel_statistics
 from helpers import TINY, run_main, write_shapes_folder
-from utils.errors import ConfigError
+from runforge.data import ImageFolderDataModule, folder_cache
+from runforge.data.folder_cache import channel_statistics
+from runforge.errors import ConfigError
 
 CLASSES = ["bar", "circle", "cross"]
 

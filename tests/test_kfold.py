@@ -11,10 +11,10 @@ import torch
 from lightning.pytorch import Callback
 
 from data_modules import DigitsDataModule
-from data_modules.folds import TooManyFolds, fold_split
-from data_modules.in_memory import InMemoryImageDataModule
 from helpers import DIGITS, ROOT, cli_error, read_json, start_script
-from runs.directory import run_dir
+from runforge.data.folds import TooManyFolds, fold_split
+from runforge.data.in_memory import InMemoryImageDataModule
+from runforge.runs.directory import run_dir
 
 FOLDS = 3
 #: One fold: 3 epochs of 3 training batches.
@@ -90,7 +90,7 @@ def start_kfold(*args: str) -> subprocess.Popen:
 
 
 def test_kfold_with_too_few_folds_is_one_error(tmp_path, capsys):
-    import kfold
+    from runforge.many import kfold
 
     with pytest.raises(SystemExit) as exit_info:
         kfold.main([*DIGITS, "--num_folds", "1", "--run.root", str(tmp_path)])
@@ -119,7 +119,7 @@ def smallest_digits_class() -> tuple[str, int]:
 
 @pytest.mark.parametrize("more", [1, 5000], ids=["one-more-than-the-smallest-class", "5000"])
 def test_kfold_with_more_folds_than_images_of_a_class_is_one_error(tmp_path, capsys, more):
-    import kfold
+    from runforge.many import kfold
 
     name, count = smallest_digits_class()
     num_folds = str(count + more if more == 1 else more)

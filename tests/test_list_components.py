@@ -43,10 +43,10 @@ def test_lists_every_config_with_its_comment_and_the_classes_of_each_slot():
     assert "data_modules.DigitsDataModule" in sections["data"]
     assert "data_modules.MNISTDataModule" in sections["data"]
     assert "tasks.ImageClassifier" in sections["model"]
-    assert "models.SimpleNet" in sections["net"]
-    assert "callbacks.LRCurve" in sections["callbacks"]
-    assert "loggers.CSVLogger" in sections["loggers"]
-    assert "optim.WarmupSchedule" in sections["lr_scheduler"]
+    assert sections["net"] == ["models.ConvAutoencoder", "models.SimpleNet"], "the engine's no net"
+    assert "runforge.callbacks.LRCurve" in sections["callbacks"]
+    assert "runforge.loggers.CSVLogger" in sections["loggers"]
+    assert "runforge.optim.WarmupSchedule" in sections["lr_scheduler"]
     assert "Two conv blocks" in out, "each class with the first line of its docstring"
 
 
@@ -65,8 +65,9 @@ def test_a_new_class_is_listed_in_its_slot(tmp_path, monkeypatch):
     )
     monkeypatch.syspath_prepend(str(tmp_path))
     found = {slot.split(":")[0]: rows for slot, rows in _script().discover(tmp_path).items()}
-    # Tiny is an nn.Module outside models/: a part of something else, not a network to name.
+    # Tiny is an nn.Module outside models/: a network all the same.
     assert found == {
         "data": [("my_components.parts.Faces", "(undocumented)")],
+        "net": [("my_components.parts.Tiny", "A tiny network.")],
         "callbacks": [("my_components.parts.Beep", "Beeps at the end of each epoch.")],
     }

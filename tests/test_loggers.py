@@ -18,10 +18,10 @@ from logger_readers import (
     wandb_offline_runs,
     wandb_run_id,
 )
-from loggers import CSVLogger
-from runs import RunDirectory, RunError
-from runs.logger_runs import LOGGER_RUNS
-from runs.placement import place_trainer_outputs, settle_trainer
+from runforge.loggers import CSVLogger
+from runforge.records.logger_runs import LOGGER_RUNS
+from runforge.runs import RunDirectory, RunError
+from runforge.runs.placement import place_trainer_outputs, settle_trainer
 
 LR = 0.003  # configs/model/simplenet.yaml
 
@@ -194,7 +194,10 @@ def test_lightning_loggers_are_used_as_given_and_placed_in_the_run(monkeypatch):
 
     csv = {"save_dir": "logs", "name": "", "version": None, "prefix": ""}
     trainer = Namespace(
-        logger=[_logger("loggers.CSVLogger", **csv), _logger("loggers.CSVLogger", **csv)]
+        logger=[
+            _logger("runforge.loggers.CSVLogger", **csv),
+            _logger("runforge.loggers.CSVLogger", **csv),
+        ]
     )
     trainer.logger[1].init_args.prefix = "other"
     with pytest.raises(RunError, match="both write to"):

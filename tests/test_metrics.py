@@ -10,8 +10,8 @@ from torchmetrics.classification import MulticlassAccuracy
 
 from helpers import DIGITS, cli_error, only_run_dir, read_json, run_cli
 from metrics import WorstClassAccuracy
+from runforge.tasks.stage_metrics import StageMetrics
 from tasks import ImageClassifier
-from tasks.stage_metrics import StageMetrics
 
 # Two batches of 4 classes; class 2 is absent from the first, class 3 from both.
 BATCHES = [

@@ -9,9 +9,9 @@ import pytest
 import torch
 from lightning.pytorch import Callback
 
-from callbacks.non_finite import NonFiniteLoss
-from cli import main
 from helpers import DIGITS, ROOT, TINY, cli_error, only_run_dir, read_json, run_cli, run_main
+from runforge.callbacks.non_finite import NonFiniteLoss
+from runforge.cli.cli import main
 from tasks import ImageClassifier
 
 DIVERGING = [

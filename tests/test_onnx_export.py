@@ -12,10 +12,10 @@ import torch
 from lightning.pytorch.trainer.states import TrainerFn
 from torch.utils.data import DataLoader, TensorDataset
 
-from callbacks import ONNXExport
-from callbacks.onnx_export import stage_inputs
 from data_modules import DigitsDataModule
 from helpers import DIGITS, TINY, only_run_dir, read_json, run_cli, run_main
+from runforge.callbacks import ONNXExport
+from runforge.callbacks.onnx_export import stage_inputs
 from tasks import ImageClassifier
 
 ONNX_PRESET = ["-c", "configs/callbacks/onnx_export.yaml"]

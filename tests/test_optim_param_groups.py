@@ -1,10 +1,10 @@
-"""optim.parameter_groups: no weight decay for biases, norm layers, embeddings (by module type)."""
+"""runforge.optim.parameter_groups: no weight decay for biases, norms, embeddings (by type)."""
 
 import pytest
 import torch
 from torch import nn
 
-from optim import NoWeightDecay, parameter_groups
+from runforge.optim import NoWeightDecay, parameter_groups
 from tasks import ImageClassifier
 
 

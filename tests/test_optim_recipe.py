@@ -7,9 +7,9 @@ import pytest
 import torch
 from lightning.pytorch.callbacks import EMAWeightAveraging
 
-from callbacks import NominalBatchSize
 from helpers import only_run_dir, read_json, run_cli
-from optim import PlannedLR
+from runforge.callbacks import NominalBatchSize
+from runforge.optim import PlannedLR
 
 RECIPE = ["-c", "configs/data/digits.yaml", "-c", "configs/model/simplenet_warmup_cosine.yaml"]
 EMA = ["-c", "configs/callbacks/ema.yaml"]
@@ -98,7 +98,7 @@ def test_the_lr_curve_marks_where_a_run_stopped_before_its_plan(tmp_path):
     from lightning.pytorch.callbacks import EarlyStopping
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    from cli import CLI
+    from runforge.cli.cli import CLI
 
     args = [*RECIPE, "--run.root", str(tmp_path), "--trainer.max_epochs", "2", *SHORT]
     cli = CLI(args=args, run=False)  # planned: 2 epochs of 5 steps
@@ -166,7 +166,7 @@ def test_schedule_and_start_settings_from_the_command_line(tmp_path):
         cli = run_cli(
             "fit", "-c", "configs/data/digits.yaml", "-c", "configs/model/simplenet.yaml",
             "--run.root", str(tmp_path / "logs"),
-            "--model.lr_scheduler", "optim.WarmupSchedule",
+            "--model.lr_scheduler", "runforge.optim.WarmupSchedule",
             "--model.lr_scheduler.warmup_steps", "2",
             "--model.lr_scheduler.decay", "linear",
             "--model.no_weight_decay", "null",

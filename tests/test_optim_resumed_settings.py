@@ -5,8 +5,8 @@ import io
 import pytest
 import torch
 
-from optim.resumed_settings import group_settings, restore_settings
-from optim.schedules import WarmupSchedule
+from runforge.optim.resumed_settings import group_settings, restore_settings
+from runforge.optim.schedules import WarmupSchedule
 
 TOTAL = 12
 

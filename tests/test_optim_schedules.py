@@ -1,4 +1,4 @@
-"""optim.WarmupSchedule: the rate per optimizer step follows the formula; errors are clear."""
+"""runforge.optim.WarmupSchedule: the rate per optimizer step follows the formula; clear errors."""
 
 import math
 
@@ -8,8 +8,8 @@ from lightning.pytorch import Callback, Trainer
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from optim import ScheduleError, WarmupSchedule
-from tasks import OptimizedTask
+from runforge.optim import ScheduleError, WarmupSchedule
+from runforge.tasks import OptimizedTask
 
 PEAK, START, END = 2e-3, 1e-5, 1e-4
 

@@ -12,9 +12,9 @@ import pytest
 from PIL import Image
 
 from data_modules import DigitsDataModule
-from data_modules.predict_files import load_predict_files
 from helpers import ROOT, run_main, write_shapes_folder
-from utils.errors import ConfigError
+from runforge.data.predict_files import load_predict_files
+from runforge.errors import ConfigError
 
 
 def _rows(path) -> list[dict]:

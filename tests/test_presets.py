@@ -4,7 +4,7 @@ import pytest
 from lightning.pytorch.accelerators import CPUAccelerator
 
 from helpers import DIGITS, ROOT, only_run_dir, read_json, run_cli
-from runs.launch import resolved_config
+from runforge.cli.launch import resolved_config
 
 EXPERIMENTS = {
     "configs/experiment/digits_simplenet.yaml": "configs/data/digits.yaml",
@@ -24,7 +24,7 @@ def test_an_experiment_has_the_data_and_model_of_its_recipe_files(experiment, da
 
 def test_a_class_key_takes_a_yaml_path_only_to_a_bare_class_file(tmp_path):
     """Why the experiment files write data/model out: the `-c` files cannot be named there."""
-    from utils.errors import ConfigError
+    from runforge.errors import ConfigError
 
     wrapped = tmp_path / "wrapped.yaml"
     wrapped.write_text(f"data: {ROOT / 'configs/data/digits.yaml'}\n")

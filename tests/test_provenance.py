@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from helpers import DIGITS, ROOT, TINY, git, only_run_dir, read_json, run_cli, run_main
-from runs.git_commit import GitCommit
-from runs.provenance import Provenance, entry_point, installed_packages
+from runforge.git.commit import GitCommit
+from runforge.records.provenance import Provenance, entry_point, installed_packages
 
 
 @pytest.fixture

@@ -8,9 +8,9 @@ import pytest
 import torch
 from PIL import Image
 
-from callbacks.test_report import class_scores
 from helpers import DIGITS, ROOT, TINY, only_run_dir, read_json, run_cli
 from logger_readers import wandb_offline_runs
+from runforge.callbacks.test_report import class_scores
 
 CLASSES = ["bar", "circle", "cross"]
 PICTURES = ("curves.png", "confusion_matrix.png", "misclassified.png")
@@ -148,8 +148,8 @@ class _LogitsByIndex(torch.nn.Module):
 def test_the_test_report_counts_true_classes_in_rows_on_an_asymmetric_case():
     from types import SimpleNamespace
 
-    from callbacks.report_figures import confusion_figure
-    from callbacks.test_report import TestReport
+    from runforge.callbacks.report_figures import confusion_figure
+    from runforge.callbacks.test_report import TestReport
 
     true = torch.tensor([0, 0, 0, 1, 1, 2])
     pred = torch.tensor([0, 1, 1, 1, 2, 0])
@@ -178,7 +178,7 @@ def test_the_test_report_counts_true_classes_in_rows_on_an_asymmetric_case():
 
 @pytest.mark.parametrize(("mode", "best"), [("max", 2), ("min", 1)])
 def test_the_best_epoch_is_the_first_best_value_of_the_monitor(mode, best):
-    from callbacks.curves import _best_epoch
+    from runforge.callbacks.curves import _best_epoch
 
     history = {0: {"val/x": 0.5}, 1: {"val/x": 0.2}, 2: {"val/x": 0.9}, 3: {"val/x": 0.9}}
     history[4] = {"val/x": 0.2, "train/x": 5.0}

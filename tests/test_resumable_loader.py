@@ -6,10 +6,10 @@ import random
 import numpy as np
 import torch
 
-from callbacks.exact_resume import rng_state, set_rng_state
-from data_modules.resumable import EpochSampler, ResumableLoader
-from runs import RunDirectory
-from runs.resolve import resolve_run
+from runforge.callbacks.exact_resume import rng_state, set_rng_state
+from runforge.data.resumable import EpochSampler, ResumableLoader
+from runforge.runs import RunDirectory
+from runforge.runs.resolve import resolve_run
 
 
 def _batches(loader, epoch: int) -> list[list[int]]:

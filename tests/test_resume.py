@@ -20,7 +20,7 @@ from logger_readers import (
     wandb_offline_runs,
     wandb_run_id,
 )
-from runs.logger_runs import LOGGER_RUNS
+from runforge.records.logger_runs import LOGGER_RUNS
 
 STEPS_PER_EPOCH = 3
 THREE_STEPS = [

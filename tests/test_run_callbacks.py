@@ -10,7 +10,13 @@ import yaml
 from lightning.pytorch.cli import LightningArgumentParser
 
 from helpers import DIGITS, TINY, only_run_dir, run_cli
-from runs import MetricsWriter, PredictionWriter, Provenance, RecordLoggerRuns, SaveRunConfig
+from runforge.records import (
+    MetricsWriter,
+    PredictionWriter,
+    Provenance,
+    RecordLoggerRuns,
+    SaveRunConfig,
+)
 
 
 def _recorded_callbacks(run) -> list[str]:
@@ -32,7 +38,7 @@ def test_default_callbacks_are_dropped_or_swapped_from_the_command_line(tmp_path
     logs = tmp_path / "logs"
     cli = run_cli(
         "fit", *DIGITS, "--run.root", str(logs), *TINY,
-        "--drop_callbacks", "[ProgressBar, callbacks.TestReport]",
+        "--drop_callbacks", "[ProgressBar, runforge.callbacks.TestReport]",
         "--trainer.callbacks+", "TQDMProgressBar",
     )  # fmt: skip
     kinds = [type(c).__name__ for c in cli.trainer.callbacks]

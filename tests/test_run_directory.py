@@ -7,9 +7,9 @@ import time
 import pytest
 import torch
 
-from runs import RunDirectory, RunError
-from runs.directory import VERSION_ENV, new_version
-from runs.resolve import resolve_run
+from runforge.runs import RunDirectory, RunError
+from runforge.runs.directory import VERSION_ENV, new_version
+from runforge.runs.resolve import resolve_run
 
 
 def _make_run(root, version, files=("last.ckpt",)):

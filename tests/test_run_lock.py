@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from helpers import DIGITS, TINY, read_json, run_cli, run_main, start_script, wait_for
-from runs import RunError
-from runs.lock import LOCK_NAME, RunLock, _process_start, holder
+from runforge.runs import RunError
+from runforge.runs.lock import LOCK_NAME, RunLock, _process_start, holder
 
 
 @pytest.fixture

@@ -14,9 +14,9 @@ import subprocess
 import pytest
 
 from helpers import ROOT, git
-from runs.git_commit import GitCommit
-from runs.provenance import Provenance
-from runs.secret_scan import files_with_secrets
+from runforge.git.commit import GitCommit
+from runforge.git.secret_scan import files_with_secrets
+from runforge.records.provenance import Provenance
 
 
 def private_key_json() -> tuple[str, str]:

@@ -5,7 +5,7 @@ import torch
 import yaml
 
 from helpers import DIGITS, TINY, read_json, run_cli
-from runs.seed import random_seed
+from runforge.runs.seed import random_seed
 
 
 def test_true_draws_a_seed_recorded_in_config_and_provenance(tmp_path):

@@ -37,7 +37,7 @@ def test_a_bug_during_the_fit_keeps_its_traceback(tmp_path, monkeypatch, capsys)
     def broken_step(self, batch, batch_idx):
         if batch_idx == 1:
             raise RuntimeError("a bug in the network")
-        return self._shared_step(batch, "train")
+        return self.shared_step(batch, "train")
 
     monkeypatch.setattr(ImageClassifier, "training_step", broken_step)
     with pytest.raises(RuntimeError, match="a bug in the network"):  # not SystemExit(2)
@@ -277,7 +277,7 @@ def test_on_a_terminal_the_resume_command_is_the_last_line_left(tmp_path):
 
 def test_a_second_ctrl_c_exits_at_once_without_saving(monkeypatch, capsys):
     """The handler itself (the slow test sends real signals to a real fit)."""
-    from callbacks import StopOnSignal
+    from runforge.callbacks import StopOnSignal
 
     exits = []
     monkeypatch.setattr(os, "_exit", exits.append)
@@ -291,7 +291,7 @@ def test_a_second_ctrl_c_exits_at_once_without_saving(monkeypatch, capsys):
 
 
 def test_a_finished_fit_returns_normally_and_names_its_run(tmp_path, caplog):
-    from cli import main
+    from runforge.cli.cli import main
 
     logs = tmp_path / "logs"
     with caplog.at_level("INFO"):

@@ -12,10 +12,10 @@ import torch
 import yaml
 
 from helpers import DIGITS, ROOT, only_run_dir, read_json, run_main
-from runs import RunDirectory
-from runs.directory import RunError
-from runs.resolve import resolve_run
-from runs.slurm import requeued_checkpoint
+from runforge.runs import RunDirectory
+from runforge.runs.directory import RunError
+from runforge.runs.resolve import resolve_run
+from runforge.runs.slurm import requeued_checkpoint
 
 #: What srun gives the one task of a single-GPU batch job (the job's name is the script's).
 SLURM_ENV = {
@@ -127,7 +127,7 @@ def test_a_job_requeued_on_sigusr1_resumes_in_the_same_run(tmp_path):
 
 
 def test_the_requeue_callback_leaves_the_signal_alone_outside_slurm():
-    from callbacks import SLURMRequeue
+    from runforge.callbacks import SLURMRequeue
 
     before = signal.getsignal(signal.SIGUSR1)
     SLURMRequeue().setup(trainer=None, pl_module=None, stage="fit")

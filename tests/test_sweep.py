@@ -68,14 +68,14 @@ def trials_csv(folder: Path) -> list[dict]:
 
 
 def test_params_are_named_by_their_shortest_unique_ending():
-    from sweeps.space import short_names
+    from runforge.many.sweeps.space import short_names
 
     keys = [LR, "model.init_args.net.init_args.lr", "data.init_args.batch_size"]
     assert list(short_names(keys).values()) == ["optimizer.lr", "net.lr", "batch_size"]
 
 
 def test_the_baseline_is_the_configs_values_only_when_all_lie_in_the_space():
-    from sweeps.space import Param, Sweep, baseline_params
+    from runforge.many.sweeps.space import Param, Sweep, baseline_params
 
     space = {
         LR: Param("float", 1e-4, 1e-2, log=True),
@@ -96,7 +96,7 @@ LR_ONLY = {LR: {"type": "float", "low": 1e-3, "high": 1e-2, "log": True}}
 
 def existing_study(tmp_path: Path, **changes) -> str:
     """A study made by a sweep file with `changes`, in a storage beside the runs' root."""
-    import sweep
+    from runforge.many import sweep
 
     url = f"sqlite:///{tmp_path / 'other' / 'study.db'}"
     (tmp_path / "other").mkdir()
@@ -206,7 +206,7 @@ def test_a_bad_search_space_is_one_error_before_any_trial(
 
     `first`: the changes of a sweep file whose study already exists under the same name.
     """
-    import sweep
+    from runforge.many import sweep
 
     storage = {} if first is None else {"storage": existing_study(tmp_path, **first)}
     path = sweep_file(tmp_path, **changes, **storage)
@@ -224,9 +224,9 @@ def test_a_bad_search_space_is_one_error_before_any_trial(
 
 
 def test_a_study_made_before_studies_were_tied_is_checked_on_its_direction_then_tied(tmp_path):
-    import sweep
-    from sweeps.study import objective, tie_study
-    from utils.errors import ConfigError
+    from runforge.errors import ConfigError
+    from runforge.many import sweep
+    from runforge.many.sweeps.study import objective, tie_study
 
     made = sweep.parse(["-c", str(sweep_file(tmp_path, params=LR_ONLY))])
     untied = optuna.create_study(study_name="t", direction="minimize")
@@ -252,7 +252,7 @@ def test_a_log_range_is_sampled_on_a_log_scale():
     """Optuna records a log distribution, and the values spread evenly over the decades."""
     from optuna.distributions import FloatDistribution, IntDistribution
 
-    from sweeps.space import Param, suggest
+    from runforge.many.sweeps.space import Param, suggest
 
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
     lrs, widths = [], []
@@ -309,9 +309,8 @@ def lightning_lines():
 
 def test_a_crashed_trial_is_failed_everywhere_and_never_the_best(tmp_path, monkeypatch, capsys):
     """Trial 0 crashes in its first training step (a bug), trial 1 completes."""
-    import compare
-    import sweep
-    from runs.records import read_run
+    from runforge.many import compare, sweep
+    from runforge.records.read_run import read_run
 
     crash_in(monkeypatch, "trial-0000")
     path = sweep_file(
@@ -343,7 +342,7 @@ def test_a_crashed_trial_is_failed_everywhere_and_never_the_best(tmp_path, monke
 
 
 def test_a_sweep_whose_every_trial_failed_exits_1(tmp_path, monkeypatch, capsys):
-    import sweep
+    from runforge.many import sweep
 
     crash_in(monkeypatch)
     path = sweep_file(tmp_path, params=LR_ONLY, overrides=SMALLEST_TRIAL, n_trials=1)
@@ -359,7 +358,7 @@ def test_a_sweep_whose_every_trial_failed_exits_1(tmp_path, monkeypatch, capsys)
 
 def test_only_the_first_trial_of_a_worker_prints_the_start_up_lines(tmp_path, capsys):
     """The device banner, the seed and the model summary once; every trial's own lines."""
-    import sweep
+    from runforge.many import sweep
 
     path = sweep_file(tmp_path, params=LR_ONLY, overrides=SMALLEST_TRIAL)
     with lightning_lines() as lines:

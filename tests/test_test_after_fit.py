@@ -7,7 +7,7 @@ import pytest
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 from helpers import DIGITS, TINY, only_run_dir, read_json, run_cli
-from runs.resolve import trained_best
+from runforge.runs.resolve import trained_best
 
 FAST = ["--trainer.max_epochs", "2", "--trainer.limit_train_batches", "3"]
 FAST += ["--trainer.limit_val_batches", "2", "--trainer.limit_test_batches", "2"]

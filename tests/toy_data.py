@@ -3,7 +3,7 @@
 import torch
 from torch import Tensor
 
-from data_modules.in_memory import InMemoryImageDataModule
+from runforge.data.in_memory import InMemoryImageDataModule
 
 
 class _RandomRGB(InMemoryImageDataModule):

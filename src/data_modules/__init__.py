@@ -1,7 +1,10 @@
-"""LightningDataModules. YAML names them by short class path: `data_modules.DigitsDataModule`."""
+"""Your LightningDataModules. YAML names them by short class path: `data_modules.DigitsDataModule`.
 
-from data_modules.digits import DigitsDataModule
-from data_modules.image_folder import ImageFolderDataModule
-from data_modules.mnist import MNISTDataModule
+The image-folder data module ships with the engine: `runforge.data.ImageFolderDataModule`.
+"""
 
-__all__ = ["DigitsDataModule", "ImageFolderDataModule", "MNISTDataModule"]
+from runforge.lazy import lazy_exports
+
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__, {"DigitsDataModule": ".digits", "MNISTDataModule": ".mnist"}
+)

@@ -5,7 +5,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from data_modules.in_memory import InMemoryImageDataModule
+from runforge.data.in_memory import InMemoryImageDataModule
 
 #: The test part is drawn with this fixed seed, so it never changes with `split_seed`.
 TEST_SPLIT_SEED = 20_240_101

@@ -5,8 +5,8 @@ from typing import Any
 
 from torch import Tensor
 
-from data_modules.in_memory import InMemoryImageDataModule
-from utils.errors import ConfigError
+from runforge.data.in_memory import InMemoryImageDataModule
+from runforge.errors import ConfigError
 
 
 class MNISTDataModule(InMemoryImageDataModule):

@@ -1,5 +1,7 @@
-"""`torchmetrics.Metric` subclasses for what torchmetrics lacks."""
+"""Your `torchmetrics.Metric`s, for what torchmetrics lacks. YAML: `metrics.WorstClassAccuracy`."""
 
-from metrics.worst_class_accuracy import WorstClassAccuracy
+from runforge.lazy import lazy_exports
 
-__all__ = ["WorstClassAccuracy"]
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__, {"WorstClassAccuracy": ".worst_class_accuracy"}
+)

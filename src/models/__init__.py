@@ -1,6 +1,7 @@
-"""Plain `torch.nn.Module` networks (no Lightning inside). YAML: `models.SimpleNet`."""
+"""Your networks: plain `torch.nn.Module`s (no Lightning inside). YAML: `models.SimpleNet`."""
 
-from models.autoencoder import ConvAutoencoder
-from models.simplenet import SimpleNet
+from runforge.lazy import lazy_exports
 
-__all__ = ["ConvAutoencoder", "SimpleNet"]
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__, {"ConvAutoencoder": ".autoencoder", "SimpleNet": ".simplenet"}
+)

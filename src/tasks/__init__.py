@@ -1,8 +1,8 @@
-"""LightningModules: loss, metrics and steps around a plain `net`. YAML: `tasks.ImageClassifier`."""
+"""Your LightningModules: loss, metrics, steps around a `net`. YAML: `tasks.ImageClassifier`."""
 
-from tasks.base import OptimizedTask
-from tasks.image_classifier import ImageClassifier
-from tasks.image_reconstructor import ImageReconstructor
-from tasks.staged import StagedTask
+from runforge.lazy import lazy_exports
 
-__all__ = ["ImageClassifier", "ImageReconstructor", "OptimizedTask", "StagedTask"]
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {"ImageClassifier": ".image_classifier", "ImageReconstructor": ".image_reconstructor"},
+)

@@ -8,17 +8,15 @@ from torch import Tensor, nn
 from torchmetrics import MaxMetric, MeanMetric, Metric
 from torchmetrics.classification import MulticlassAccuracy
 
-from tasks.base import _names_the_argument
-from tasks.stage_metrics import MetricCallable, StageMetrics
-from tasks.staged import StagedTask
-from utils.errors import ConfigError
+from runforge.errors import ConfigError, names_the_key
+from runforge.tasks import MetricCallable, StageMetrics, Task
 
 #: `torch.compile` modes: `reduce-overhead` replays CUDA graphs (small nets on a GPU),
 #: `max-autotune` searches for faster kernels (long compile).
 CompileMode = Literal["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"]
 
 
-class ImageClassifier(StagedTask):
+class ImageClassifier(Task):
     """Trains `net` to classify images with cross-entropy.
 
     Logs `train/loss`, `train/acc`, `val/loss`, `val/acc`, `val/acc_best`, `test/loss` and
@@ -91,7 +89,7 @@ class ImageClassifier(StagedTask):
             key = f"model.metrics.{name}"
             if name in made or not name or any(c in name for c in "./"):
                 raise ConfigError(f"{key}: name it other than loss or acc, without '.' or '/'")
-            with _names_the_argument(key):
+            with names_the_key(key):
                 made[name] = make(n)
         return made
 
@@ -112,7 +110,10 @@ class ImageClassifier(StagedTask):
             images = images.contiguous(memory_format=torch.channels_last)
         return self.net(images)
 
-    def _shared_step(self, batch: tuple[Tensor, Tensor], stage: str, dataloader_idx: int = 0):
+    def shared_step(
+        self, batch: tuple[Tensor, Tensor], stage: str, dataloader_idx: int = 0
+    ) -> Tensor:
+        """Cross-entropy of the logits; the stage's accuracy and metrics updated and logged."""
         images, labels = batch
         logits = self(images)
         loss = F.cross_entropy(logits, labels)

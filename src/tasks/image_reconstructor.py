@@ -10,15 +10,14 @@ from torch import Tensor, nn
 from torchmetrics import MaxMetric, MeanMetric
 from torchmetrics.image import PeakSignalNoiseRatio, StructuralSimilarityIndexMeasure
 
-from callbacks.figures import publish_figure
-from callbacks.report_figures import displayable, image_grid_figure
-from tasks.stage_metrics import StageMetrics
-from tasks.staged import StagedTask
+from runforge.callbacks.figures import publish_figure
+from runforge.callbacks.report_figures import displayable, image_grid_figure
+from runforge.tasks import StageMetrics, Task
 
 LOSSES = {"mse": F.mse_loss, "l1": F.l1_loss}
 
 
-class ImageReconstructor(StagedTask):
+class ImageReconstructor(Task):
     """Trains `net` to reproduce its input images, compared in [0, 1] pixel values.
 
     The network gets the preprocessed (normalised) images and returns images in [0, 1]
@@ -78,7 +77,10 @@ class ImageReconstructor(StagedTask):
         std = torch.as_tensor(std, device=images.device, dtype=images.dtype).view(shape)
         return images * std + mean
 
-    def _shared_step(self, batch: tuple[Tensor, Tensor], stage: str, dataloader_idx: int = 0):
+    def shared_step(
+        self, batch: tuple[Tensor, Tensor], stage: str, dataloader_idx: int = 0
+    ) -> Tensor:
+        """The reconstruction loss of the images; the stage's metrics updated and logged."""
         images = batch[0]
         target, output = self.target(images), self(images)
         loss = self.loss_fn(output, target)

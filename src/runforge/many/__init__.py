@@ -1,0 +1,1 @@
+"""Many runs: Optuna sweeps, k-fold cross-validation and the table of runs."""
