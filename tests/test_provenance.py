@@ -158,9 +158,7 @@ def test_a_training_script_is_copied_into_the_run(tmp_path):
     script = tmp_path / "my_experiment.py"
     configs = [str(ROOT / DIGITS[1]), str(ROOT / DIGITS[3])]
     script.write_text(
-        "import sys\n"
-        f"sys.path.insert(0, {str(ROOT / 'src')!r})\n"
-        "from cli import main\n"
+        "from runforge import main\n"
         f"main(['fit', '-c', {configs[0]!r}, '-c', {configs[1]!r}, '--run.root', {str(logs)!r},"
         f" *{TINY!r}])\n"
     )

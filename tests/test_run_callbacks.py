@@ -15,6 +15,7 @@ from runforge.records import (
     PredictionWriter,
     Provenance,
     RecordLoggerRuns,
+    RunRecords,
     SaveRunConfig,
 )
 
@@ -31,7 +32,16 @@ def test_config_yaml_names_every_callback_that_ran(tmp_path):
     # Besides the callback that writes config.yaml itself, which the CLI passes to Lightning.
     ran = Counter(type(c) for c in cli.trainer.callbacks if not isinstance(c, SaveRunConfig))
     assert ran == recorded
-    assert {MetricsWriter, PredictionWriter, RecordLoggerRuns, Provenance} <= set(ran)
+    assert RunRecords in ran, "the run's records: one callback"
+    records = next(c for c in cli.trainer.callbacks if isinstance(c, RunRecords))
+    parts = (records.provenance, records.logger_runs, records.metrics, records.predictions)
+    assert [type(part) for part in parts] == [
+        Provenance,
+        RecordLoggerRuns,
+        MetricsWriter,
+        PredictionWriter,
+    ]
+    assert records.provenance.command[1:3] == ["fit", "-c"], "the CLI's command line"
 
 
 def test_default_callbacks_are_dropped_or_swapped_from_the_command_line(tmp_path):
@@ -42,7 +52,7 @@ def test_default_callbacks_are_dropped_or_swapped_from_the_command_line(tmp_path
         "--trainer.callbacks+", "TQDMProgressBar",
     )  # fmt: skip
     kinds = [type(c).__name__ for c in cli.trainer.callbacks]
-    assert "TQDMProgressBar" in kinds and "LRCurve" in kinds and "Provenance" in kinds
+    assert "TQDMProgressBar" in kinds and "LRCurve" in kinds and "RunRecords" in kinds
     assert "ProgressBar" not in kinds and "TestReport" not in kinds
     run = only_run_dir(logs)
     recorded = [path.rpartition(".")[2] for path in _recorded_callbacks(run)]

@@ -21,7 +21,7 @@ from runforge.cli.class_paths import check_class_paths
 from runforge.cli.parser import Flags, Parser, summarize
 from runforge.cli.quiet import quiet_lightning
 from runforge.errors import ConfigError, RunStopped, trainer_settings_checked_by_lightning
-from runforge.records import Provenance, SaveRunConfig
+from runforge.records import Provenance, RunRecords, SaveRunConfig
 from runforge.records.test_after_fit import test_after_fit
 from runforge.runs import RunDirectory, run_dir
 from runforge.runs.command_line import check_command_line
@@ -125,11 +125,12 @@ class CLI(ConfigOverCheckpoint, LightningCLI):
             raise ConfigError(message) from error
 
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
-        """Build the trainer; `runforge.records.Provenance` records the command line given."""
+        """Build the trainer; the run's provenance records the command line this CLI was given."""
         trainer = super().instantiate_trainer(**kwargs)
         for callback in trainer.callbacks:
-            if isinstance(callback, Provenance) and callback.command is None:
-                callback.command = self.command
+            provenance = callback.provenance if isinstance(callback, RunRecords) else callback
+            if isinstance(provenance, Provenance) and provenance.command is None:
+                provenance.command = self.command
         return trainer
 
     def fit(self, **kwargs: Any) -> None:

@@ -1,8 +1,8 @@
 """What a run keeps: its config, provenance, status, metrics, predictions and logger runs.
 
-YAML: `runforge.records.MetricsWriter`, `runforge.records.PredictionWriter`,
-`runforge.records.RecordLoggerRuns` and `runforge.records.Provenance` are listed in
-`configs/default.yaml`; `runforge.records.SaveRunConfig` is the CLI's `save_config_callback`.
+YAML: `runforge.records.RunRecords` (in `configs/default.yaml`) writes them all, with its
+parts `Provenance`, `RecordLoggerRuns`, `MetricsWriter` and `PredictionWriter`;
+`runforge.records.SaveRunConfig` is the CLI's `save_config_callback`.
 """
 
 from runforge.lazy import lazy_exports
@@ -14,6 +14,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
         "PredictionWriter": ".prediction_writer",
         "Provenance": ".provenance",
         "RecordLoggerRuns": ".logger_runs",
+        "RunRecords": ".run_records",
         "SaveRunConfig": ".config",
     },
 )
