@@ -167,11 +167,12 @@ def main() -> None:
         ms = {name: statistics.median(values) * 1e3 for name, values in runs.items()}
         ratios = [f / r for f, r in zip(runs["fit"], runs["raw"], strict=True)]
         bare = statistics.median(b / r for b, r in zip(runs["bare"], runs["raw"], strict=True))
+        over_bare = statistics.median(f / b for f, b in zip(runs["fit"], runs["bare"], strict=True))
         print(
             f"batch {batch_size:4d}: raw loop {ms['raw']:.2f}, Lightning loop alone "
             f"{ms['bare']:.2f}, fit (defaults) {ms['fit']:.2f}  ->  fit / raw "
             f"{statistics.median(ratios):.3f} (each: {' '.join(f'{r:.2f}' for r in ratios)}); "
-            f"Lightning loop alone / raw {bare:.3f}"
+            f"Lightning loop alone / raw {bare:.3f}; fit / Lightning loop alone {over_bare:.3f}"
         )
         hooks = ", ".join(
             f"{name} {seconds * 1e3 / args.repeats:.3f}" for name, seconds in costs.most_common()

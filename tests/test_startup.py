@@ -3,7 +3,9 @@
 import subprocess
 import sys
 
-from helpers import ROOT
+import pytest
+
+from helpers import DIGITS, ROOT, TINY
 
 #: Imported only when used: loggers (W&B, MLflow), ONNX export, sweeps, scikit-learn's data.
 OPTIONAL = {"wandb", "mlflow", "onnx", "onnxruntime", "onnxscript", "optuna", "sklearn"}
@@ -36,3 +38,36 @@ def test_every_module_but_the_sweeps_imports_no_optional_package():
 
 def test_fit_help_imports_no_optional_package():
     assert not _imported("src/main.py", "fit", "--help") & OPTIONAL
+
+
+#: Runs a script; at its exit prints the `src/` files the process imported, one a line.
+IMPORTED_FILES = (
+    "import atexit, os, runpy, sys\n"
+    "src = os.path.realpath('src')\n"
+    "def report():\n"
+    "    files = {os.path.realpath(m.__file__) for m in list(sys.modules.values())\n"
+    "             if getattr(m, '__file__', None)}\n"
+    "    print('\\n'.join('imported ' + f for f in files if f.startswith(src + os.sep)))\n"
+    "atexit.register(report)\n"
+    "sys.argv = sys.argv[1:]\n"
+    "sys.path[0] = os.path.dirname(os.path.realpath(sys.argv[0]))\n"
+    "runpy.run_path(sys.argv[0], run_name='__main__')\n"
+)
+
+
+@pytest.mark.example
+def test_a_digits_fit_imports_at_most_65_percent_of_src(tmp_path):
+    """A run imports what its config names: no sweeps, folds' runner, predict files, ONNX."""
+    fit = ["src/main.py", "fit", *DIGITS, *TINY, "--run.root", str(tmp_path)]
+    done = subprocess.run(
+        [sys.executable, "-c", IMPORTED_FILES, *fit], cwd=ROOT, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    imported = [
+        line.split(" ", 1)[1] for line in done.stdout.splitlines() if line.startswith("imported ")
+    ]
+    files = list((ROOT / "src").rglob("*.py"))
+    assert str(ROOT / "src" / "main.py") in imported, "the report is read right"
+    assert len(imported) <= 0.65 * len(files), f"{len(imported)} of {len(files)}"
+    not_needed = ("many/", "onnx_export", "predict_files", "report_figures", "augment")
+    assert not [f for f in imported if any(part in f for part in not_needed)]

@@ -9,7 +9,6 @@ from lightning.pytorch.utilities import rank_zero_info, rank_zero_only
 from torch import Tensor
 
 from runforge.callbacks.figures import publish_figure
-from runforge.callbacks.report_figures import confusion_figure, displayable, mistakes_figure
 from runforge.runs.directory import run_dir
 
 
@@ -113,6 +112,8 @@ class TestReport(Callback):
 
     @rank_zero_only
     def _write(self, trainer: Trainer) -> None:
+        from runforge.callbacks.report_figures import confusion_figure, displayable, mistakes_figure
+
         folder, names = run_dir(trainer), self._names(trainer)
         scores = class_scores(self.confusion)
         folder.mkdir(parents=True, exist_ok=True)

@@ -13,7 +13,6 @@ import torch
 from lightning.pytorch import LightningModule
 from lightning.pytorch.utilities import rank_zero_warn
 
-from runforge.checkpoints.checkpoint_file import read_checkpoint
 from runforge.runs.directory import RunError
 
 _LEAVES = (str, int, float, bool, type(None), list, tuple)
@@ -122,6 +121,8 @@ def check_fit(ckpt_path: str | None, model: LightningModule, max_epochs: int | N
     """
     if ckpt_path is None:
         return
+    from runforge.checkpoints.checkpoint_file import read_checkpoint
+
     checkpoint = read_checkpoint(ckpt_path)
     epoch = checkpoint.get("epoch")
     if max_epochs not in (None, -1) and isinstance(epoch, int) and epoch > max_epochs:

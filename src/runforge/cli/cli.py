@@ -22,7 +22,6 @@ from runforge.cli.parser import Flags, Parser, summarize
 from runforge.cli.quiet import quiet_lightning
 from runforge.errors import ConfigError, RunStopped, trainer_settings_checked_by_lightning
 from runforge.records import Provenance, RunRecords, SaveRunConfig
-from runforge.records.test_after_fit import test_after_fit
 from runforge.runs import RunDirectory, run_dir
 from runforge.runs.command_line import check_command_line
 from runforge.runs.lock import RunLock
@@ -145,6 +144,8 @@ class CLI(ConfigOverCheckpoint, LightningCLI):
     def after_fit(self) -> None:
         """With `--test_after_fit`, test the best checkpoint; then say where the run is."""
         if self.config.fit.test_after_fit:
+            from runforge.records.test_after_fit import test_after_fit
+
             test_after_fit(self.trainer, self.model, self.datamodule)
         if self.trainer.fast_dev_run:
             rank_zero_info("fast_dev_run: a debug run, nothing was written")

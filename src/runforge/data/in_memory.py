@@ -9,10 +9,8 @@ from lightning.pytorch import LightningDataModule
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
-from runforge.data.augment import BatchAugment
 from runforge.data.device_loader import DeviceBatches
 from runforge.data.folds import check_folds, fold_parts
-from runforge.data.predict_files import load_predict_files
 from runforge.data.resumable import ResumableLoader
 from runforge.data.tensor_dataset import TensorBatchDataset, keep_batch
 
@@ -104,7 +102,11 @@ class InMemoryImageDataModule(LightningDataModule):
         # predict_path is no hyperparameter: a later `predict` must not change the logged ones.
         self.save_hyperparameters(ignore=["eval_sets", "augment", "predict_path"])
         self.predict_path = predict_path
-        self.augment = BatchAugment(augment, self.max_value) if augment else None
+        self.augment = None
+        if augment:
+            from runforge.data.augment import BatchAugment  # only for runs that augment
+
+            self.augment = BatchAugment(augment, self.max_value)
         self.batch_size = batch_size
         self.datasets: dict[str, TensorBatchDataset] = {}
         #: Where each prediction's image came from (set by `predict_dataloader`).
@@ -191,6 +193,8 @@ class InMemoryImageDataModule(LightningDataModule):
         """Prediction batches, in order: the files of `predict_path`, else the test images."""
         if self.predict_path is None:
             return self._loader("test")
+        from runforge.data.predict_files import load_predict_files  # only to predict files
+
         images, labels, self.predict_sources = load_predict_files(
             self.predict_path, self.input_shape, self.max_value, self.class_names
         )

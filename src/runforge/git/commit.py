@@ -7,7 +7,6 @@ from lightning.pytorch.utilities import rank_zero_info, rank_zero_only
 
 from runforge.git.code_files import new_code_files, secret_pathspecs
 from runforge.git.git import Git, GitError
-from runforge.git.secret_scan import files_with_secrets, left_out_line
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +69,8 @@ class GitCommit:
         new = new_code_files([name for name in untracked.split("\0") if name], excluded)
         if new:
             git.run("add", "--", *new)
+        from runforge.git.secret_scan import files_with_secrets, left_out_line
+
         self.secrets = files_with_secrets(top, _staged(git))
         if self.secrets:
             git.run("reset", "--quiet", "--", *self.secrets)

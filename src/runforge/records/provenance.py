@@ -29,7 +29,6 @@ from lightning.pytorch.utilities import rank_zero_only
 from runforge.git.code_files import literal_exclusions, new_code_files, secret_pathspecs
 from runforge.git.commit import GitCommit
 from runforge.git.git import Git, GitError
-from runforge.git.secret_scan import files_with_secrets, left_out_line
 from runforge.records.run_status import set_status, status_of, write_json
 from runforge.runs.directory import run_dir
 
@@ -156,6 +155,8 @@ def git_state(
         and (top / name).is_file()
         and (top / name).stat().st_size <= MAX_UNTRACKED_BYTES
     ]
+    from runforge.git.secret_scan import files_with_secrets, left_out_line  # a dirty tree only
+
     secrets = files_with_secrets(top, [name for name in changed if name] + new)
     if set(secrets) - set(warned):
         log.warning(left_out_line(f"The run's patch {diff_name}", secrets))

@@ -1,15 +1,19 @@
 """`RunRecords`: every record a run keeps in its directory, written by one callback."""
 
 from collections.abc import Sequence
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.callbacks import BasePredictionWriter
+from lightning.pytorch.trainer.states import TrainerFn
 
 from runforge.records.logger_runs import RecordLoggerRuns
-from runforge.records.metrics_writer import MetricsWriter
-from runforge.records.prediction_writer import PredictionWriter
 from runforge.records.provenance import Provenance
+
+if TYPE_CHECKING:  # imported where first used: a fit needs neither
+    from runforge.records.metrics_writer import MetricsWriter
+    from runforge.records.prediction_writer import PredictionWriter
 
 
 class RunRecords(BasePredictionWriter):
@@ -33,8 +37,20 @@ class RunRecords(BasePredictionWriter):
         super().__init__(write_interval="epoch")
         self.provenance = Provenance(command=command)
         self.logger_runs = RecordLoggerRuns()
-        self.metrics = MetricsWriter()
-        self.predictions = PredictionWriter()
+
+    @cached_property
+    def metrics(self) -> "MetricsWriter":
+        """The part that writes `<stage>_metrics.json` (made at the first validate or test)."""
+        from runforge.records.metrics_writer import MetricsWriter
+
+        return MetricsWriter()
+
+    @cached_property
+    def predictions(self) -> "PredictionWriter":
+        """The part that writes `predictions.csv` (made at the first predict)."""
+        from runforge.records.prediction_writer import PredictionWriter
+
+        return PredictionWriter()
 
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         """Read or record the loggers' run ids."""
@@ -56,7 +72,8 @@ class RunRecords(BasePredictionWriter):
 
     def on_validation_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         """Write `validate_metrics.json` (after `validate`, not a fit's validation)."""
-        self.metrics.on_validation_end(trainer, pl_module)
+        if trainer.state.fn == TrainerFn.VALIDATING:
+            self.metrics.on_validation_end(trainer, pl_module)
 
     def on_test_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         """Write `test_metrics.json`."""

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 
-from runforge.checkpoints.checkpoint_file import read_checkpoint
 from runforge.runs.directory import CONFIG_NAME, RunDirectory, RunError
 from runforge.runs.slurm import requeued_checkpoint
 
@@ -45,6 +44,8 @@ def check_checkpoint(path: Path, named: str | None = None) -> None:
     if path.stat().st_size == 0:
         raise RunError(f"{named}: the file is empty; give another checkpoint")
     try:
+        from runforge.checkpoints.checkpoint_file import read_checkpoint
+
         read_checkpoint(path)
     except pickle.UnpicklingError:
         raise RunError(
@@ -65,6 +66,8 @@ def best_checkpoint_of(run: RunDirectory) -> Path:
     if not last.is_file():
         raise RunError(f"--ckpt_path best: {last} not found, so the best checkpoint is unknown")
     check_checkpoint(last, f"--ckpt_path best: {last} (which names the best checkpoint)")
+    from runforge.checkpoints.checkpoint_file import read_checkpoint
+
     state = read_checkpoint(last).get("callbacks", {})
     best = best_checkpoint(v for k, v in state.items() if k.startswith("ModelCheckpoint"))
     if best is None:
