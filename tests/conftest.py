@@ -1,5 +1,6 @@
 """Shared fixtures: the project root, CLI runners (in-process and subprocess), small data."""
 
+import os
 import struct
 import sys
 from pathlib import Path
@@ -7,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers import DIGITS, GIT_IDENTITY, ROOT, git, only_run_dir, run_main, write_shapes_folder
+from helpers import GIT_IDENTITY, ROOT, TOY, git, only_run_dir, run_main, write_shapes_folder
 
 #: Variables by which torchrun and srun tell their processes about the launch.
 LAUNCHER_ENV = (
@@ -19,6 +20,20 @@ LAUNCHER_ENV = (
     "SLURM_JOB_NAME",
     "SLURM_RESTART_COUNT",
 )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Subprocesses (the CLI, scripts) import the engine's test project (tests/toy.py) too."""
+    path = os.pathsep.join(filter(None, [str(ROOT / "tests"), os.environ.get("PYTHONPATH")]))
+    os.environ["PYTHONPATH"] = path
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test under tests/example/ `example`: `-m "not example"` is the engine's suite."""
+    example = ROOT / "tests" / "example"
+    for item in items:
+        if example in item.path.parents:
+            item.add_marker(pytest.mark.example)
 
 
 @pytest.fixture(autouse=True)
@@ -55,9 +70,9 @@ def git_repo(tmp_path, monkeypatch) -> Path:
 
 @pytest.fixture(scope="session")
 def trained_run(tmp_path_factory) -> Path:
-    """A run trained once per session on digits for 15 epochs through the real CLI."""
+    """A run of the test project trained once per session for 15 epochs through the real CLI."""
     logs = tmp_path_factory.mktemp("trained") / "logs"
-    result = run_main("fit", *DIGITS, "--trainer.max_epochs", "15", "--run.root", str(logs))
+    result = run_main("fit", *TOY, "--trainer.max_epochs", "15", "--run.root", str(logs))
     assert result.returncode == 0, result.stderr[-3000:]
     return only_run_dir(logs)
 

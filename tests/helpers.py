@@ -11,6 +11,9 @@ import torch
 from runforge.data.in_memory import InMemoryImageDataModule
 
 ROOT = Path(__file__).resolve().parents[1]
+#: The engine's test project (tests/toy.py): its tests never depend on the template's example.
+TOY = ["-c", "tests/configs/toy_data.yaml", "-c", "tests/configs/toy_model.yaml"]
+#: The template's example (digits, SimpleNet): for the example's own tests only.
 DIGITS = ["-c", "configs/data/digits.yaml", "-c", "configs/model/simplenet.yaml"]
 #: A tiny fit: one epoch of two training batches and one validation batch.
 TINY = ["--trainer.max_epochs", "1", "--trainer.limit_train_batches", "2"]

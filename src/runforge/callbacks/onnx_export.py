@@ -160,7 +160,7 @@ class ONNXExport(Callback):
     loaders yield them (uint8 images for the template's data modules) when the data module
     has a `preprocess(inputs)` method, which is built into the graph; otherwise it takes
     what the model's `forward` takes. The batch size is dynamic, the input is named
-    `inputs` and the output `outputs` (the class logits for `tasks.ImageClassifier`).
+    `inputs` and the output `outputs` (the class logits for `runforge.tasks.ImageClassifier`).
     The file's metadata holds the data's `class_names` and `max_value` as JSON, which
     `scripts/predict_onnx.py` reads.
 

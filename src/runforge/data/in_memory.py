@@ -10,7 +10,6 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
 from runforge.data.device_loader import DeviceBatches
-from runforge.data.folds import check_folds, fold_parts
 from runforge.data.resumable import ResumableLoader
 from runforge.data.tensor_dataset import TensorBatchDataset, keep_batch
 
@@ -77,7 +76,10 @@ class InMemoryImageDataModule(LightningDataModule):
         predict_path: str | list[str] | None = None,
     ) -> None:
         super().__init__()
-        check_folds(num_folds, fold)
+        if num_folds is not None:
+            from runforge.data.folds import check_folds  # cross-validation only
+
+            check_folds(num_folds, fold)
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if not 0.0 < val_fraction < 1.0:
@@ -134,6 +136,8 @@ class InMemoryImageDataModule(LightningDataModule):
         parts = self.load()
         hp = self.hparams
         if hp.num_folds:  # cross-validation: fold k of the non-test images is val
+            from runforge.data.folds import fold_parts
+
             folds = fold_parts(parts, hp.num_folds, hp.fold, hp.split_seed, self.class_names)
             parts.update(folds)
         elif "val" not in parts:

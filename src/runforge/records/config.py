@@ -7,7 +7,7 @@ config as given (the run filled in, before the CLI points the outputs at the run
 import time
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from jsonargparse import Namespace
@@ -15,8 +15,10 @@ from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.cli import LightningArgumentParser, SaveConfigCallback
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_only, rank_zero_warn
 
-from runforge.git.commit import GitCommit
 from runforge.runs.directory import CONFIG_NAME, RunDirectory, run_dir
+
+if TYPE_CHECKING:
+    from runforge.git.commit import GitCommit
 
 #: The first lines of every saved config: where the outputs really go.
 HEADER = (
@@ -75,6 +77,8 @@ class SaveRunConfig(SaveConfigCallback):
         if stage != "fit":
             return
         if self.config.get("git_commit_before_fit"):
+            from runforge.git.commit import GitCommit
+
             run = RunDirectory(**self.config.run)
             self.git_commit = GitCommit(f"Run {run.name}/{run.version}", exclude=[run.root])
             self.git_commit.commit()

@@ -21,16 +21,18 @@ import sysconfig
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.utilities import rank_zero_only
 
 from runforge.git.code_files import literal_exclusions, new_code_files, secret_pathspecs
-from runforge.git.commit import GitCommit
 from runforge.git.git import Git, GitError
 from runforge.records.run_status import set_status, status_of, write_json
 from runforge.runs.directory import run_dir
+
+if TYPE_CHECKING:
+    from runforge.git.commit import GitCommit
 
 log = logging.getLogger(__name__)
 
@@ -210,7 +212,7 @@ class Provenance(Callback):
         self,
         folder: str | Path,
         ckpt_path: str | Path | None = None,
-        git_commit: GitCommit | None = None,
+        git_commit: "GitCommit | None" = None,
     ) -> dict[str, Any]:
         """Append an entry for a fit started now in `folder` (resumed from `ckpt_path`, if given).
 
