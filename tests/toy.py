@@ -49,6 +49,8 @@ class Bars(InMemoryImageDataModule):
 
     Args:
         seed: Seed of the images and labels (another seed: another draw of the same classes).
+        val_fraction: Part of the training images held out for validation (as in
+            tests/configs/toy_data.yaml, so `Bars()` splits as the CLI's runs do).
         **kwargs: The loading and splitting arguments of `InMemoryImageDataModule`.
     """
 
@@ -57,8 +59,8 @@ class Bars(InMemoryImageDataModule):
     mean = (0.296,)
     std = (0.225,)
 
-    def __init__(self, seed: int = 0, **kwargs) -> None:
-        super().__init__(**kwargs)
+    def __init__(self, seed: int = 0, val_fraction: float = 0.2, **kwargs) -> None:
+        super().__init__(val_fraction=val_fraction, **kwargs)
         self.seed = seed
 
     def load(self) -> dict[str, tuple[Tensor, Tensor]]:

@@ -122,7 +122,7 @@ def test_git_helper_reports_head_of_a_fresh_repository(tmp_path, monkeypatch):
 def test_cli_commits_in_the_projects_repository(tmp_path):
     """The real CLI in a copy of the template: a hostile run version is harmless text."""
     project = tmp_path / "project"
-    for folder in ("src", "configs"):
+    for folder in ("src", "configs", "tests/configs"):
         shutil.copytree(ROOT / folder, project / folder, ignore=shutil.ignore_patterns("__py*"))
     for name in (".project-root", ".gitignore"):
         shutil.copy(ROOT / name, project / name)

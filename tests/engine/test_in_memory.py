@@ -44,7 +44,7 @@ def test_splits_are_disjoint_seeded_and_the_test_part_never_moves():
     a, b, again = Bars(split_seed=1), Bars(split_seed=2), Bars(split_seed=1)
     for dm in (a, b, again):
         dm.setup("fit")
-    assert {k: len(v) for k, v in a.datasets.items()} == {"train": 1296, "val": 144, "test": 360}
+    assert {k: len(v) for k, v in a.datasets.items()} == {"train": 1152, "val": 288, "test": 360}
     assert torch.equal(a.datasets["test"].images, b.datasets["test"].images)
     assert not torch.equal(a.datasets["val"].images, b.datasets["val"].images)
     assert torch.equal(a.datasets["val"].images, again.datasets["val"].images)
@@ -73,7 +73,7 @@ def test_extra_eval_sets_follow_the_own_loaders_preprocessed_their_own_way():
     own_val, extra_val = dm.val_dataloader()
     own_test, extra_test = dm.test_dataloader()
     assert len(extra_val.dataset) == len(extra_test.dataset) == len(small.datasets["test"])
-    assert len(own_val.dataset) == 144 and len(own_test.dataset) == 360
+    assert len(own_val.dataset) == 288 and len(own_test.dataset) == 360
     images, labels = next(iter(extra_test))
     moved, same_labels = dm.on_after_batch_transfer((images, labels), 1)
     assert moved.shape == (16, 1, 16, 16) and torch.equal(same_labels, labels)

@@ -11,7 +11,7 @@ import torch
 from lightning.pytorch import Callback
 from toy import Bars
 
-from helpers import ROOT, TOY, cli_error, read_json, start_script
+from helpers import TOY, cli_error, read_json, start_script
 from runforge.data.folds import TooManyFolds, fold_split
 from runforge.data.in_memory import InMemoryImageDataModule
 from runforge.runs.directory import run_dir
@@ -33,7 +33,7 @@ def test_folds_are_stratified_disjoint_and_cover_the_train_part():
     assert not torch.equal(fold_split(labels, 5, 0, seed=2)[1], vals[0])
 
 
-def test_digits_folds_leave_the_test_part_alone():
+def test_folds_leave_the_test_part_alone():
     plain = Bars()
     plain.setup()
     train_size = len(plain.datasets["train"]) + len(plain.datasets["val"])
@@ -85,8 +85,8 @@ def test_bad_fold_arguments_are_refused(kwargs, message):
 
 
 def start_kfold(*args: str) -> subprocess.Popen:
-    """Start `python src/kfold.py ARGS` in a subprocess that can import this file's callback."""
-    return start_script("kfold.py", *args, env={"PYTHONPATH": str(ROOT / "tests")})
+    """Start `python src/kfold.py ARGS` in a subprocess (conftest lets it import this file)."""
+    return start_script("kfold.py", *args)
 
 
 def test_kfold_with_too_few_folds_is_one_error(tmp_path, capsys):

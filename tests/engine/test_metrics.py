@@ -14,9 +14,9 @@ from runforge.tasks.stage_metrics import StageMetrics
 
 
 def test_stage_metrics_name_each_stage_and_loader():
-    metrics = StageMetrics({"loss": MeanMetric(), "acc": MulticlassAccuracy(3)}, ["digits"])
+    metrics = StageMetrics({"loss": MeanMetric(), "acc": MulticlassAccuracy(3)}, ["second"])
     assert set(metrics.get("train").keys()) == {"train/loss", "train/acc"}
-    assert set(metrics.get("val", 1).keys()) == {"val/loss/digits", "val/acc/digits"}
+    assert set(metrics.get("val", 1).keys()) == {"val/loss/second", "val/acc/second"}
     assert metrics.get("test", 1)["acc"] is not metrics.get("val", 1)["acc"]
     with pytest.raises(KeyError, match="no train metrics for loader 1"):
         metrics.get("train", 1)

@@ -100,7 +100,7 @@ def test_predict_on_a_folder_writes_paths_names_and_labels_and_never_overwrites(
 
 
 @pytest.mark.slow
-def test_digits_model_predicts_image_files_and_tensor_files(trained_run, tmp_path):
+def test_a_trained_model_predicts_image_files_and_tensor_files(trained_run, tmp_path):
     run = tmp_path / "run"
     shutil.copytree(trained_run, run, ignore=shutil.ignore_patterns("predictions*.csv"))
     dm = Bars()
@@ -109,21 +109,20 @@ def test_digits_model_predicts_image_files_and_tensor_files(trained_run, tmp_pat
     photos = tmp_path / "photos"
     for i, (image, label) in enumerate(zip(images, labels, strict=True)):
         (photos / str(int(label))).mkdir(parents=True, exist_ok=True)
-        pixels = (image[0].numpy().astype(np.float32) * 255 / 16).round().astype(np.uint8)
-        Image.fromarray(pixels).resize((32, 32), Image.Resampling.NEAREST).save(
+        Image.fromarray(image[0].numpy()).resize((32, 32), Image.Resampling.NEAREST).save(
             photos / str(int(label)) / f"{i}.png"
         )  # a bigger RGB-free grey PNG, resized back to 8x8 by the data module
-    np.save(tmp_path / "digits.npy", images.numpy())
+    np.save(tmp_path / "images.npy", images.numpy())
     best = next((run / "checkpoints").glob("epoch*.ckpt"))
     files = _predict(run, "--ckpt_path", str(best), "--data.predict_path", str(photos))
     rows = _rows(run / "predictions.csv")
     assert len(rows) == 30 and "(30 rows)" in files.stderr
     accuracy = np.mean([row["pred"] == row["label"] for row in rows])
     assert accuracy >= 0.8
-    _predict(run, "--ckpt_path", str(best), "--data.predict_path", str(tmp_path / "digits.npy"))
+    _predict(run, "--ckpt_path", str(best), "--data.predict_path", str(tmp_path / "images.npy"))
     tensor_rows = _rows(run / "predictions-2.csv")
     assert [row["path"] for row in tensor_rows[:2]] == [
-        f"{tmp_path / 'digits.npy'}[{i}]" for i in range(2)
+        f"{tmp_path / 'images.npy'}[{i}]" for i in range(2)
     ]
     assert all(row["label"] == "" for row in tensor_rows)
     truth = labels.tolist()
@@ -185,7 +184,7 @@ def test_an_unusable_predict_path_is_one_error(tmp_path, given, message):
         load_predict_files(str(tmp_path / given), (1, 8, 8), 16.0, list("0123456789"))
 
 
-def _digit_photos(folder, count: int) -> list[int]:
+def _test_photos(folder, count: int) -> list[int]:
     """Test images as 32x32 grey PNGs in folders named by their class, one loose."""
     dm = Bars()
     dm.setup("test")
@@ -193,8 +192,9 @@ def _digit_photos(folder, count: int) -> list[int]:
     for i, (image, label) in enumerate(zip(dm.datasets["test"].images, labels, strict=False)):
         where = folder if i == 0 else folder / str(label)  # the first has no class folder
         where.mkdir(parents=True, exist_ok=True)
-        pixels = (image[0].numpy().astype(np.float32) * 255 / 16).round().astype(np.uint8)
-        Image.fromarray(pixels).resize((32, 32), Image.Resampling.NEAREST).save(where / f"{i}.png")
+        Image.fromarray(image[0].numpy()).resize((32, 32), Image.Resampling.NEAREST).save(
+            where / f"{i}.png"
+        )
     return labels
 
 
@@ -202,7 +202,7 @@ def test_predict_on_a_folder_names_labels_and_never_overwrites(tmp_path, caplog)
     """In-process, on a tiny run: what the slow image-folder test checks, in seconds."""
     from helpers import TINY, TOY, only_run_dir, run_cli
 
-    labels = _digit_photos(tmp_path / "photos", 10)
+    labels = _test_photos(tmp_path / "photos", 10)
     run_cli("fit", *TOY, *TINY, "--run.root", str(tmp_path / "logs"))
     run = only_run_dir(tmp_path / "logs")
     for number in ("", "-2"):
