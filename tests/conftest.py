@@ -23,16 +23,20 @@ LAUNCHER_ENV = (
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Subprocesses (the CLI, scripts) import the engine's test project (tests/toy.py) too."""
-    path = os.pathsep.join(filter(None, [str(ROOT / "tests"), os.environ.get("PYTHONPATH")]))
+    """Subprocesses (the CLI, scripts) import the engine's test project (tests/toy.py) too,
+    and the callbacks that engine tests define in their own files (`test_signals.RecordBatches`)."""
+    folders = [str(ROOT / "tests"), str(ROOT / "tests" / "engine"), os.environ.get("PYTHONPATH")]
+    path = os.pathsep.join(filter(None, folders))
     os.environ["PYTHONPATH"] = path
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every test under tests/example/ `example`: `-m "not example"` is the engine's suite."""
-    example = ROOT / "tests" / "example"
+    """Mark the tests that need the template's example `example`: those of tests/example/ and
+    the generator's (tests/template/, which prunes the examples by name). `-m "not example"`
+    is then the engine's suite alone."""
+    folders = (ROOT / "tests" / "example", ROOT / "tests" / "template")
     for item in items:
-        if example in item.path.parents:
+        if any(folder in item.path.parents for folder in folders):
             item.add_marker(pytest.mark.example)
 
 
