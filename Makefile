@@ -1,8 +1,11 @@
 # Quick start:  make train   (trains on the embedded digits dataset)
 #               make test    (the whole test suite)
 # PYTHON=/path/to/python uses an existing interpreter/environment instead of .venv.
+# WORKERS=4 runs the tests in 4 processes (pytest-xdist; default 2, one test file each).
 
 VENV ?= .venv
+WORKERS ?= 2
+PARALLEL := -n $(WORKERS) --dist loadscope
 ifdef PYTHON
   PY := $(PYTHON)
   STAMP := .installed-$(subst /,_,$(PYTHON))
@@ -31,10 +34,10 @@ train: $(STAMP)  ## Train SimpleNet on the embedded digits dataset (CPU, seconds
 	$(PY) src/main.py fit -c configs/data/digits.yaml -c configs/model/simplenet.yaml --test_after_fit true
 
 test: $(STAMP)  ## Run the whole test suite, slow end-to-end tests included
-	$(PY) -m pytest
+	$(PY) -m pytest $(PARALLEL)
 
 test-fast: $(STAMP)  ## Run the suite without the tests marked slow
-	$(PY) -m pytest -m "not slow"
+	$(PY) -m pytest -m "not slow" $(PARALLEL)
 
 lint: $(STAMP)  ## Check formatting and lint with ruff
 	$(PY) -m ruff format --check .
