@@ -1,5 +1,6 @@
 """Helpers shared by the tests: run the CLI, find run directories, read files."""
 
+import functools
 import json
 import os
 import subprocess
@@ -154,6 +155,16 @@ class ColorSquares(InMemoryImageDataModule):
             images[labels == label, :, 4 * row : 4 * row + 4, 4 * col : 4 * col + 4] = 255
         images = images.to(torch.uint8)
         return {"train": (images[:210], labels[:210]), "test": (images[210:], labels[210:])}
+
+
+@functools.cache
+def components() -> str:
+    """What `make components` prints (scripts/list_components.py), run once per session."""
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "list_components.py")],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return done.stdout
 
 
 def start_script(script: str, *args: str, env: dict | None = None) -> subprocess.Popen:

@@ -6,5 +6,9 @@ The image-folder data module ships with the engine: `runforge.data.ImageFolderDa
 from runforge.lazy import lazy_exports
 
 __getattr__, __dir__, __all__ = lazy_exports(
-    __name__, {"DigitsDataModule": ".digits", "MNISTDataModule": ".mnist"}
+    __name__,
+    {
+        "DigitsDataModule": ".digits",
+        "MNISTDataModule": ".mnist",
+    },
 )

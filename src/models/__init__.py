@@ -3,5 +3,9 @@
 from runforge.lazy import lazy_exports
 
 __getattr__, __dir__, __all__ = lazy_exports(
-    __name__, {"ConvAutoencoder": ".autoencoder", "SimpleNet": ".simplenet"}
+    __name__,
+    {
+        "ConvAutoencoder": ".autoencoder",
+        "SimpleNet": ".simplenet",
+    },
 )

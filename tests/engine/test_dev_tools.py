@@ -67,14 +67,19 @@ def test_ci_workflow_runs_make_lint_and_the_readme_test_command():
     setup = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/setup-python"))
     assert setup["with"]["cache"] == "pip"
     assert setup["with"]["python-version"] == "${{ matrix.python-version }}"
-    torch, *runs = [step["run"] for step in job["steps"] if "run" in step]
+    torch, generated_torch, *runs = [step["run"] for step in job["steps"] if "run" in step]
     assert runs == ["make lint", "bash .ci/run"]
+    # The project that .ci/run generates gets its CPU-only torch the same way, in the template.
+    (test_step,) = [step for step in job["steps"] if step.get("run") == "bash .ci/run"]
+    generated = test_step["env"]["GENERATED_PROJECT"].replace("${{ github.workspace }}/", "")
+    assert generated_torch.startswith(f"python -m venv {generated}/.venv && {generated}/.venv/")
+    assert generated_torch.split("pip install", 1)[1] == torch.split("pip install", 1)[1]
     # CPU-only torch into the Makefile's .venv, in its own step; no index for anything else.
     assert torch.startswith("python -m venv .venv && .venv/bin/python -m pip install torch ")
     assert "--index-url" in torch and "requirements" not in torch
     assert "INDEX_URL" not in (ROOT / ".github" / "workflows" / "ci.yml").read_text()
     # .ci/run ends in the README's test command, `make test`.
-    assert (ROOT / ".ci" / "run").read_text().strip().splitlines()[-1] == "exec make test"
+    assert "\nmake test\n" in (ROOT / ".ci" / "run").read_text()
     assert {"lint", "test"} <= set(_phony_targets())
     readme = (ROOT / "README.md").read_text()
     assert "make test" in re.search(r"```bash\n(.*?)```", readme, re.S).group(1)

@@ -5,7 +5,7 @@ import re
 import subprocess
 import sys
 
-from helpers import ROOT
+from helpers import ROOT, components
 
 
 def _script():
@@ -32,9 +32,7 @@ def test_lists_every_config_with_its_comment_and_the_classes_of_each_slot():
         cwd=ROOT, capture_output=True, text=True,
     ).stdout  # fmt: skip
     assert f"{sys.executable} scripts/list_components.py" in planned
-    out = subprocess.run(
-        [sys.executable, "scripts/list_components.py"], cwd=ROOT, capture_output=True, text=True
-    ).stdout
+    out = components()
     sections = _sections(out)
     shipped = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "configs").rglob("*.yaml"))
     assert sections["configs (add with -c)"] == shipped
