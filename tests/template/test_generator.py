@@ -165,12 +165,14 @@ EDITS = {
     "configs/data/digits.yaml": "\n# The researcher's note on their data.\n",
     "README.md": "\n## Our results\n\nTest accuracy 0.98 on digits.\n",
 }
+#: An example recipe the researcher deleted (and the template's v2 changed): it stays deleted.
+DELETED = "configs/model/simplenet_warmup_cosine.yaml"
 
 
 @pytest.fixture(scope="module")
 def two_versions(template, tmp_path_factory) -> Path:
     """A copy of the template repository with a v2: an engine change, a new preset, and the
-    template's own change to the example files that the researcher edits too."""
+    template's own change to the example files that the researcher edits or deletes."""
     repo = tmp_path_factory.mktemp("two-versions") / "lightning-template"
     git(template.parent, "clone", "-q", str(template), str(repo))
     init = repo / "src" / "runforge" / "__init__.py"
@@ -178,7 +180,7 @@ def two_versions(template, tmp_path_factory) -> Path:
     (repo / "configs" / "trainer" / "v2_preset.yaml").write_text(
         "# A preset that v2 adds.\ntrainer:\n  gradient_clip_val: 1.0\n"
     )
-    for name in EDITS:
+    for name in [*EDITS, DELETED]:
         path = repo / name
         path.write_text(path.read_text() + "\n# The template's v2 changed this example.\n")
     git(repo, "add", "-A")
@@ -188,10 +190,11 @@ def two_versions(template, tmp_path_factory) -> Path:
 
 
 def edit_and_commit(project: Path) -> dict[str, str]:
-    """Make the researcher's edits, commit them, and return the files' contents."""
+    """Make the researcher's edits and deletion, commit them, and return the files' contents."""
     for name, addition in EDITS.items():
         path = project / name
         path.write_text(path.read_text() + addition)
+    (project / DELETED).unlink()
     git(project, "add", "-A")
     subprocess.run(["git", "commit", "-qm", "Our work"], cwd=project, env=ENV, check=True)
     return {name: (project / name).read_text() for name in EDITS}
@@ -206,6 +209,7 @@ def assert_updated_to_v2(project: Path, edited: dict[str, str]) -> None:
     assert (project / "configs" / "trainer" / "v2_preset.yaml").is_file()
     for name, content in edited.items():
         assert (project / name).read_text() == content, f"the update changed {name}"
+    assert not (project / DELETED).exists(), "a deleted example stays deleted"
     assert not list(project.rglob("*.rej")), "no rejected hunks"
     git(project, "add", "-A")  # what the update changed, new files too, against the last commit
     check = subprocess.run(["git", "diff", "--staged", "--check"], cwd=project,
