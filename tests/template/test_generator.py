@@ -117,6 +117,11 @@ def test_a_new_project_is_a_repository_with_the_project_readme_and_no_template_f
     assert git(project, "status", "--porcelain") == "", "everything generated is committed"
     for name in ("src/runforge/cli/cli.py", "src/data_modules/mnist.py", "configs/default.yaml"):
         assert (project / name).read_bytes() == (template / name).read_bytes(), name
+    sync = yaml.safe_load((project / ".github" / "workflows" / "template-sync.yml").read_text())
+    assert "schedule" in sync.get("on", sync.get(True))  # YAML 1.1 reads the key `on` as True
+    (steps,) = [job["steps"] for job in sync["jobs"].values()]
+    assert any("copier update --defaults --trust" in step.get("run", "") for step in steps)
+    assert any(step.get("uses", "").startswith("peter-evans/create-pull-request") for step in steps)
     lint(project)
 
 
