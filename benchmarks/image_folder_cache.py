@@ -41,7 +41,7 @@ def main() -> None:
         count = min(len(files), args.images)
         build = timed_setup(root, Path(scratch, "cache"), args.size)
         load = min(timed_setup(root, Path(scratch, "cache"), args.size) for _ in range(3))
-        cached = next(Path(scratch, "cache").rglob("*.pt")).stat().st_size
+        cached = next(Path(scratch, "cache").rglob("*.u8")).stat().st_size
     print(f"{count} files, stored as {args.size}x{args.size} RGB ({cached / 1e6:.1f} MB cache)")
     print(f"build (decode + resize + save): {build:.2f} s")
     print(f"load (unchanged folder):        {load * 1e3:.0f} ms")

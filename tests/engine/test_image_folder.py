@@ -59,7 +59,7 @@ def test_test_part_is_fixed_and_val_follows_the_seed(shapes_folder, tmp_path):
 def test_unchanged_folder_loads_the_cache_and_a_changed_one_rebuilds(tmp_path, monkeypatch):
     root = write_shapes_folder(tmp_path / "images", per_class=4)
     _module(root, tmp_path, image_size=8).setup("fit")
-    (cached,) = (tmp_path / "cache" / "image_folder").glob("*.pt")
+    (cached,) = (tmp_path / "cache" / "image_folder").glob("*.u8")
 
     def no_decoding(*args):
         raise AssertionError("an unchanged folder must load from the cache")
@@ -73,7 +73,7 @@ def test_unchanged_folder_loads_the_cache_and_a_changed_one_rebuilds(tmp_path, m
     shutil.copy(root / "bar" / "bar_000.png", changed)  # same name, new content
     os.utime(changed, ns=(1, 1))
     _module(root, tmp_path, image_size=8).setup("fit")
-    (rebuilt,) = (tmp_path / "cache" / "image_folder").glob("*.pt")  # the stale one is gone
+    (rebuilt,) = (tmp_path / "cache" / "image_folder").glob("*.u8")  # the stale one is gone
     assert rebuilt != cached
 
 
@@ -157,3 +157,35 @@ def test_a_classifier_on_a_folder_of_one_class_is_one_error_naming_the_folders(t
     )  # fmt: skip
     assert "num_classes=1: a classifier needs two classes or more" in error
     assert "an image folder needs a sub-folder per class" in error
+
+
+def test_channel_statistics_are_exact_from_a_histogram_of_the_values():
+    images = torch.randint(0, 256, (40, 3, 9, 7), dtype=torch.uint8)
+    mean, std = channel_statistics(images, 255.0)
+    values = images.double() / 255
+    assert mean == pytest.approx(values.mean(dim=(0, 2, 3)).tolist(), abs=1e-12)
+    assert std == pytest.approx(values.std(dim=(0, 2, 3), unbiased=False).tolist(), abs=1e-12)
+
+
+def test_the_cache_is_one_raw_file_read_as_a_memory_map(tmp_path):
+    """The splits are gathered from the file's pages: no second copy of the images in memory."""
+    root = write_shapes_folder(tmp_path / "images", per_class=4)
+    paths = sorted(p for p in root.rglob("*.png"))
+    cached = folder_cache.load_or_build(paths, (3, 8, 8), tmp_path / "cache", root)
+    assert cached["path"].suffix == ".u8"
+    assert cached["path"].stat().st_size == len(paths) * 3 * 8 * 8
+    with open("/proc/self/maps") as maps:  # the images' memory is the file's, mapped
+        assert str(cached["path"]) in maps.read()
+    again = folder_cache.load_or_build(paths, (3, 8, 8), tmp_path / "cache", root)
+    assert torch.equal(again["images"], cached["images"])
+
+
+def test_a_cache_cut_short_is_rebuilt(tmp_path):
+    root = write_shapes_folder(tmp_path / "images", per_class=4)
+    paths = sorted(p for p in root.rglob("*.png"))
+    whole = folder_cache.load_or_build(paths, (3, 8, 8), tmp_path / "cache", root)
+    expected = whole["images"].clone()
+    with open(whole["path"], "r+b") as file:  # a disk that filled up, a copy interrupted
+        file.truncate(100)
+    rebuilt = folder_cache.load_or_build(paths, (3, 8, 8), tmp_path / "cache", root)
+    assert torch.equal(rebuilt["images"], expected)

@@ -1,7 +1,13 @@
-"""The decoded images of a folder, cached in one tensor file keyed by file names, sizes, times."""
+"""The decoded images of a folder, cached in one raw uint8 file keyed by file names, sizes, times.
+
+The cache is `<key>.u8` (the images, `(N, C, H, W)` uint8, nothing else) and `<key>.json` (their
+shape, the files read and skipped). It is decoded straight into the file and read back as a
+memory map, so neither building nor loading it holds a second copy of the images in memory.
+"""
 
 import hashlib
 import json
+import math
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -14,7 +20,7 @@ from torch import Tensor
 from runforge.data.image_files import read_images
 
 #: Bumped when the cache's content changes meaning, so old caches are rebuilt.
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 
 
 def cache_key(paths: Sequence[Path], input_shape: tuple[int, ...]) -> str:
@@ -28,9 +34,9 @@ def cache_key(paths: Sequence[Path], input_shape: tuple[int, ...]) -> str:
 
 
 def cache_path(cache_dir: Path, root: Path, key: str) -> Path:
-    """`<cache_dir>/image_folder/<root name>-<root hash>-<key>.pt`."""
+    """`<cache_dir>/image_folder/<root name>-<root hash>-<key>.u8` (the images' file)."""
     where = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:8]
-    return cache_dir / "image_folder" / f"{root.resolve().name}-{where}-{key[:16]}.pt"
+    return cache_dir / "image_folder" / f"{root.resolve().name}-{where}-{key[:16]}.u8"
 
 
 def load_or_build(
@@ -38,41 +44,75 @@ def load_or_build(
 ) -> dict[str, Any]:
     """The decoded images of `paths` from the cache, built first when it is missing or stale.
 
-    Returns `images` (N, C, H, W) uint8 of the readable files, `kept` (their indices in
-    `paths`), `skipped` (the unreadable files) and `path` (the cache file). A rebuild
-    replaces the stale caches of the same folder.
+    Returns `images` (N, C, H, W) uint8 of the readable files, memory-mapped from the cache
+    (the splits gather their own copies from it), `kept` (their indices in `paths`),
+    `skipped` (the unreadable files) and `path` (the cache file). A rebuild replaces the
+    stale caches of the same folder.
     """
     path = cache_path(cache_dir, root, cache_key(paths, input_shape))
-    if path.is_file():
-        cached = torch.load(path, weights_only=True)
-        return {**cached, "path": path}
+    info = _complete(path)
+    if info is None:
+        _build(paths, input_shape, root, path)
+        info = json.loads(_meta_path(path).read_text())
+    shape, size = info["shape"], math.prod(info["shape"])
+    images = (
+        torch.from_file(str(path), shared=False, size=size, dtype=torch.uint8).view(shape)
+        if size
+        else torch.empty(shape, dtype=torch.uint8)
+    )
+    kept = torch.tensor(info["kept"], dtype=torch.long)
+    return {"images": images, "kept": kept, "skipped": info["skipped"], "path": path}
+
+
+def _meta_path(path: Path) -> Path:
+    """The cache's description (`<key>.json`) beside its images (`<key>.u8`)."""
+    return path.with_suffix(".json")
+
+
+def _complete(path: Path) -> dict[str, Any] | None:
+    """The description of a whole cache at `path`; None when it is missing or cut short."""
+    meta = _meta_path(path)
+    if not (meta.is_file() and path.is_file()):
+        return None
+    info = json.loads(meta.read_text())
+    return info if path.stat().st_size >= math.prod(info["shape"]) else None
+
+
+def _build(paths: Sequence[Path], input_shape: tuple[int, int, int], root: Path, path: Path):
+    """Decode `paths` straight into the cache file `path` (replacing the folder's stale caches)."""
     rank_zero_info(f"Decoding {len(paths)} images under {root} into {path} (once)")
-    channels, *size = input_shape
-    images, kept, skipped = read_images(paths, channels, tuple(size))
-    cached = {"images": images, "kept": torch.tensor(kept, dtype=torch.long)}
-    cached["skipped"] = [str(p) for p in skipped]
     path.parent.mkdir(parents=True, exist_ok=True)
     for stale in path.parent.glob(path.name.rsplit("-", 1)[0] + "-*"):
         stale.unlink(missing_ok=True)
     partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
-    torch.save(cached, partial)
-    os.replace(partial, path)  # a killed build never leaves a half-written cache
-    return {**cached, "path": path}
+    shape = (len(paths), *input_shape)
+    into = torch.from_file(str(partial), shared=True, size=math.prod(shape), dtype=torch.uint8)
+    images, kept, skipped = read_images(paths, input_shape[0], input_shape[1:], into.view(shape))
+    del into, images  # unmapped: written to the file
+    info = {"shape": [len(kept), *input_shape], "kept": kept, "skipped": [str(p) for p in skipped]}
+    meta = _meta_path(partial)
+    meta.write_text(json.dumps(info))
+    os.replace(partial, path)  # a killed build never leaves a half-written cache: the
+    os.replace(meta, _meta_path(path))  # description comes last and marks it complete
 
 
 def channel_statistics(images: Tensor, max_value: float) -> tuple[list[float], list[float]]:
-    """Per-channel mean and std of uint8 images scaled to [0, 1], summed in float64."""
-    pixels = images.transpose(0, 1).reshape(images.shape[1], -1)
-    total = torch.zeros(len(pixels), dtype=torch.float64)
-    squares = torch.zeros_like(total)
-    for chunk in pixels.split(1 << 22, dim=1):
-        values = chunk.double() / max_value
-        total += values.sum(dim=1)
-        squares += values.square().sum(dim=1)
-    count = max(pixels.shape[1], 1)
-    mean = total / count
-    std = (squares / count - mean.square()).clamp_min(1e-12).sqrt()
-    return mean.tolist(), std.tolist()
+    """Per-channel mean and std of uint8 images scaled to [0, 1], exact.
+
+    Counted as a histogram of the 256 values per channel, a chunk of images at a time: no
+    float copy of the images is made.
+    """
+    channels = images.shape[1]
+    counts = torch.zeros(channels, 256, dtype=torch.float64)
+    per_chunk = max(1, (1 << 22) // max(images[0].numel(), 1))  # about 4 MB at a time
+    for chunk in images.split(per_chunk):
+        for channel in range(channels):
+            counts[channel] += torch.bincount(chunk[:, channel].flatten(), minlength=256)
+    values = torch.arange(256, dtype=torch.float64) / max_value
+    count = counts.sum(dim=1).clamp_min(1)
+    mean = (counts * values).sum(dim=1) / count
+    variance = (counts * values.square()).sum(dim=1) / count - mean.square()
+    return mean.tolist(), variance.clamp_min(1e-12).sqrt().tolist()
 
 
 def cached_statistics(

@@ -44,23 +44,25 @@ def read_image(path: Path, channels: int, size: tuple[int, int]) -> Tensor:
 
 
 def read_images(
-    paths: Sequence[Path], channels: int, size: tuple[int, int]
+    paths: Sequence[Path], channels: int, size: tuple[int, int], into: Tensor | None = None
 ) -> tuple[Tensor, list[int], list[Path]]:
     """Decode `paths`; return the stacked images, the indices read and the files skipped.
 
-    A file that cannot be decoded (corrupt, truncated, not really an image) is skipped
-    (tell the user with `warn_skipped`).
+    The images fill `into` (a `(len(paths), C, H, W)` uint8 tensor, e.g. a memory-mapped
+    file) or a new tensor, one image at a time: the images are never held twice. A file
+    that cannot be decoded (corrupt, truncated, not really an image) is skipped (tell the
+    user with `warn_skipped`).
     """
-    images, kept, skipped = [], [], []
+    images = torch.empty(len(paths), channels, *size, dtype=torch.uint8) if into is None else into
+    kept, skipped = [], []
     for index, path in enumerate(paths):
         try:
-            images.append(read_image(path, channels, size))
+            images[len(kept)] = read_image(path, channels, size)
         except RuntimeError:  # torchvision's decoders raise RuntimeError on bad data
             skipped.append(path)
             continue
         kept.append(index)
-    stacked = torch.stack(images) if images else torch.empty(0, channels, *size, dtype=torch.uint8)
-    return stacked, kept, skipped
+    return images[: len(kept)], kept, skipped
 
 
 def warn_skipped(skipped: Sequence[Path | str]) -> None:

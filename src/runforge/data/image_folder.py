@@ -158,10 +158,10 @@ class ImageFolderDataModule(InMemoryImageDataModule):
                     labels[index["train"]], self.hparams.val_fraction, self.hparams.split_seed
                 )
                 index["train"], index["val"] = index["train"][train], index["train"][val]
-        train_images = images[index["train"]]
+        parts = {split: (images[i], labels[i]) for split, i in index.items()}
         hp = self.hparams
         split = f"test={self.test_fraction},val={hp.val_fraction},seed={hp.split_seed}"
         self.mean, self.std = cached_statistics(
-            cached["path"], split, lambda: channel_statistics(train_images, self.max_value)
+            cached["path"], split, lambda: channel_statistics(parts["train"][0], self.max_value)
         )
-        return {split: (images[i], labels[i]) for split, i in index.items()}
+        return parts
