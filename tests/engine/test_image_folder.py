@@ -3,6 +3,9 @@
 import os
 import re
 import shutil
+import subprocess
+import sys
+import time
 
 import pytest
 import torch
@@ -189,3 +192,39 @@ def test_a_cache_cut_short_is_rebuilt(tmp_path):
         file.truncate(100)
     rebuilt = folder_cache.load_or_build(paths, (3, 8, 8), tmp_path / "cache", root)
     assert torch.equal(rebuilt["images"], expected)
+
+
+def test_two_processes_building_the_same_cache_at_once_both_succeed(tmp_path):
+    """As DDP's ranks do: each decodes into its own partial file; neither removes the other's.
+
+    The second starts building while the first is decoding (each waits for its go file).
+    """
+    root = write_shapes_folder(tmp_path / "images", per_class=100)
+    build = (
+        "import sys, time; from pathlib import Path; from runforge.data import folder_cache\n"
+        "paths = sorted(Path(sys.argv[1]).rglob('*.png'))\n"
+        "go = Path(sys.argv[3]); go.with_suffix('.ready').touch()\n"
+        "while not go.exists(): time.sleep(0.001)\n"
+        "folder_cache.load_or_build(paths, (3, 16, 16), Path(sys.argv[2]), Path(sys.argv[1]))\n"
+    )
+    go = [tmp_path / f"go{i}" for i in range(2)]
+    processes = [
+        subprocess.Popen([sys.executable, "-c", build, str(root), str(tmp_path / "cache"), str(g)],
+                         stderr=subprocess.PIPE, text=True)
+        for g in go
+    ]  # fmt: skip
+    cache = tmp_path / "cache" / "image_folder"
+    _wait_until(lambda: all(g.with_suffix(".ready").exists() for g in go), processes)
+    go[0].touch()
+    _wait_until(lambda: list(cache.glob("*.partial")), processes)
+    go[1].touch()
+    for process in processes:
+        assert process.wait(timeout=120) == 0, process.stderr.read()[-2000:]
+    files = sorted(p.suffix for p in cache.iterdir())
+    assert files == [".json", ".u8"], "one cache, no partial file left"
+
+
+def _wait_until(condition, processes) -> None:
+    while not condition():
+        assert all(p.poll() is None for p in processes), "a builder ended early"
+        time.sleep(0.001)

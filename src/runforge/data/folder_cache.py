@@ -79,11 +79,9 @@ def _complete(path: Path) -> dict[str, Any] | None:
 
 
 def _build(paths: Sequence[Path], input_shape: tuple[int, int, int], root: Path, path: Path):
-    """Decode `paths` straight into the cache file `path` (replacing the folder's stale caches)."""
+    """Decode `paths` straight into the cache file `path`, then remove the folder's stale caches."""
     rank_zero_info(f"Decoding {len(paths)} images under {root} into {path} (once)")
     path.parent.mkdir(parents=True, exist_ok=True)
-    for stale in path.parent.glob(path.name.rsplit("-", 1)[0] + "-*"):
-        stale.unlink(missing_ok=True)
     partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
     shape = (len(paths), *input_shape)
     into = torch.from_file(str(partial), shared=True, size=math.prod(shape), dtype=torch.uint8)
@@ -94,6 +92,11 @@ def _build(paths: Sequence[Path], input_shape: tuple[int, int, int], root: Path,
     meta.write_text(json.dumps(info))
     os.replace(partial, path)  # a killed build never leaves a half-written cache: the
     os.replace(meta, _meta_path(path))  # description comes last and marks it complete
+    # The folder's caches of other keys are stale; the files of this key (another process's
+    # build of the same files, as DDP's ranks do at once) are left alone.
+    for stale in path.parent.glob(path.name.rsplit("-", 1)[0] + "-*"):
+        if not stale.name.startswith(path.stem):
+            stale.unlink(missing_ok=True)
 
 
 def channel_statistics(images: Tensor, max_value: float) -> tuple[list[float], list[float]]:
