@@ -50,7 +50,7 @@ def loads(path: Path) -> bool:
 
 
 def _fit_in_child(args: list[str], tmpdir: Path) -> None:
-    """Run the CLI in a forked child (the parent's imports are reused: no start-up cost)."""
+    """Run the CLI in a child forked from the fork server (its imports are reused)."""
     os.environ["TMPDIR"] = str(tmpdir)
     tempfile.tempdir = None
     torch.set_num_threads(1)
@@ -68,7 +68,10 @@ def test_kills_during_checkpoint_writes_leave_no_corrupt_file(tmp_path):
     fit = ["fit", *TOY, *BIG_NET, *SAVE_EVERY_STEP, "--run.root", str(logs)]
     fit += ["--run.version", "killed", "--trainer.logger", "null"]
     checkpoints = logs / "default" / "killed" / "checkpoints"
-    fork = multiprocessing.get_context("fork")
+    # Children of a fork server that imported this module once: cheap to start, and forked
+    # from a process without threads (a fork of pytest-xdist's worker can deadlock).
+    fork = multiprocessing.get_context("forkserver")
+    fork.set_forkserver_preload([__name__])
     kills = mid_write = 0
     checked = []
     try:
